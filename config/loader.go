@@ -1,0 +1,201 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Loader reads config files. It replaces ${env:NAME} and ${file:PATH} references in config values.
+// ${env:NAME:-fallback} uses fallback when NAME is unset or empty; $${ writes a literal ${.
+// Errors name the variable or file, never a value.
+type Loader struct {
+	// LookupEnv reads environment variables. Defaults to os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// ReadFile reads secret files. Defaults to os.ReadFile.
+	ReadFile func(string) ([]byte, error)
+}
+
+func (e Loader) withDefaults() Loader {
+	if e.LookupEnv == nil {
+		e.LookupEnv = os.LookupEnv
+	}
+	if e.ReadFile == nil {
+		e.ReadFile = os.ReadFile
+	}
+	return e
+}
+
+// expand expands s; relative ${file:} paths are taken from dir.
+func (e Loader) expand(s, dir string) (string, error) {
+	if !strings.Contains(s, "${") {
+		return s, nil
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		if i > 0 && s[i-1] == '$' { // $${ is an escaped ${
+			b.WriteString(s[:i-1])
+			b.WriteString("${")
+			s = s[i+2:]
+			continue
+		}
+		b.WriteString(s[:i])
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			return "", fmt.Errorf("unclosed ${ in value")
+		}
+		ref := s[i+2 : i+end]
+		v, err := e.resolve(ref, dir)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(v)
+		s = s[i+end+1:]
+	}
+}
+
+func (e Loader) resolve(ref, dir string) (string, error) {
+	kind, arg, ok := strings.Cut(ref, ":")
+	switch {
+	case ok && kind == "env":
+		name, fallback, hasFallback := strings.Cut(arg, ":-")
+		if name == "" {
+			return "", fmt.Errorf("${env:} needs a variable name")
+		}
+		if v, ok := e.LookupEnv(name); ok && v != "" {
+			return v, nil
+		}
+		if hasFallback {
+			return fallback, nil
+		}
+		return "", fmt.Errorf("environment variable %s is not set", name)
+	case ok && kind == "file":
+		if arg == "" {
+			return "", fmt.Errorf("${file:} needs a path")
+		}
+		path := arg
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		data, err := e.ReadFile(path)
+		if err != nil {
+			if os.IsNotExist(err) {
+				return "", fmt.Errorf("secret file %s does not exist", path)
+			}
+			return "", fmt.Errorf("reading secret file %s: %v", path, unwrapPathError(err))
+		}
+		return strings.TrimRight(string(data), "\r\n"), nil
+	default:
+		return "", fmt.Errorf("unknown reference ${%s}: use ${env:NAME} or ${file:PATH}", truncate(ref, 40))
+	}
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// Load reads a config file, or every *.yaml and *.yml file of a folder, with secrets from
+// the process environment and the file system. The error, when the config has problems,
+// is a Problems listing each of them with its file and line.
+func Load(path string) (*Config, error) { return Loader{}.Load(path) }
+
+// Load reads a config file or folder; see the package function Load.
+func (l Loader) Load(path string) (*Config, error) {
+	l = l.withDefaults()
+	files, err := configFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &Config{Files: files}
+	var problems Problems
+	d := &decoder{problems: &problems, keys: map[string]Position{}, unresolved: map[string]bool{}}
+	root := reflect.ValueOf(cfg).Elem()
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading config: %w", err)
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			problems.add(file, yamlErrorLine(err), yamlErrorMsg(err))
+			continue
+		}
+		if len(doc.Content) == 0 {
+			continue // an empty file
+		}
+		dir := filepath.Dir(file)
+		d.file = file
+		d.expand = func(s string) (string, error) { return l.expand(s, dir) }
+		d.decode(&doc, root, "")
+	}
+	cfg.positions = d.keys
+	cfg.applyDefaults()
+	cfg.validate(&problems, d.unresolved)
+	if len(problems) > 0 {
+		problems.sort()
+		return cfg, problems
+	}
+	return cfg, nil
+}
+
+// configFiles lists the files a config path stands for.
+func configFiles(path string) ([]string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	if !info.IsDir() {
+		return []string{path}, nil
+	}
+	var files []string
+	for _, pattern := range []string{"*.yaml", "*.yml"} {
+		m, err := filepath.Glob(filepath.Join(path, pattern))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, m...)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("reading config: no *.yaml or *.yml files in %s", path)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// yamlErrorLine digs the line number out of a yaml.v3 syntax error.
+func yamlErrorLine(err error) int {
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return 0
+}
+
+func yamlErrorMsg(err error) string {
+	msg := yamlLineRE.ReplaceAllString(err.Error(), "")
+	return "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")
+}

@@ -1,0 +1,283 @@
+package config
+
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is a whole dmfpipe configuration: one YAML file or a folder of them.
+type Config struct {
+	// Database is the Postgres holding job history, staging and the River queue.
+	Database Database `yaml:"database"`
+	// Environments are F&O environments, by name.
+	Environments map[string]*Environment `yaml:"environments"`
+	// Connections are places files live (sftp, azblob, local), by name.
+	Connections map[string]*Connection `yaml:"connections"`
+	// SMTP is the mail server for notifications; optional.
+	SMTP *SMTP `yaml:"smtp"`
+	// Console configures the operator web console; optional.
+	Console Console `yaml:"console"`
+	// Projects are the import and export projects, in file order.
+	Projects []*Project `yaml:"projects"`
+
+	// Files lists the files the config was read from, in load order.
+	Files []string `yaml:"-"`
+
+	positions map[string]Position
+}
+
+// Pos returns where the key at a dotted path ("projects[2].target.entity") was written,
+// or a zero Position when it was not.
+func (c *Config) Pos(path string) Position { return c.positions[path] }
+
+// Database locates the Postgres database.
+type Database struct {
+	// URL is a libpq-style URL or keyword/value string. Required by commands that use
+	// the database (serve, run, migrate); `check` does not connect.
+	URL Secret `yaml:"url"`
+	// MaxConns caps the connection pool. Defaults to 10.
+	MaxConns int `yaml:"max_conns"`
+	// StagingRetention is how long staged rows of finished jobs are kept. Defaults to 30 days.
+	StagingRetention Duration `yaml:"staging_retention"`
+}
+
+// Environment is one F&O environment.
+type Environment struct {
+	Name string `yaml:"-"`
+	// URL is the environment root, e.g. https://contoso.operations.dynamics.com, without a
+	// trailing slash (one is removed). http:// is refused unless the host is loopback.
+	URL string `yaml:"url"`
+	// Tenant is the Entra ID tenant (GUID or domain).
+	Tenant string `yaml:"tenant"`
+	// ClientID is the app registration's client id.
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is the app registration's secret; use ${env:...} or ${file:...}.
+	ClientSecret Secret `yaml:"client_secret"`
+	// TokenURL overrides the token endpoint. Defaults to Entra ID v2 for Tenant
+	// (https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token), or v1 when TokenVersion is "v1".
+	TokenURL string `yaml:"token_url"`
+	// TokenVersion is "v2" (scope=<url>/.default, the default) or "v1" (resource=<url>).
+	TokenVersion string `yaml:"token_version"`
+	// MaxRequestsPerMinute caps calls to this environment across the whole process. Defaults to 600.
+	MaxRequestsPerMinute int `yaml:"max_requests_per_minute"`
+	// Poll is the GetExecutionSummaryStatus schedule.
+	Poll Poll `yaml:"poll"`
+
+	Pos Position `yaml:"-"`
+}
+
+// Poll is a polling schedule: start at Initial, grow by 1.5x up to Max, give up after Deadline.
+type Poll struct {
+	Initial  Duration `yaml:"initial"`  // defaults to 5s
+	Max      Duration `yaml:"max"`      // defaults to 60s
+	Deadline Duration `yaml:"deadline"` // defaults to 2h
+}
+
+// Connection is a place files live.
+type Connection struct {
+	Name string `yaml:"-"`
+	// Type is sftp, azblob or local.
+	Type string `yaml:"type"`
+
+	// local
+	Root string `yaml:"root"`
+
+	// sftp
+	Host                  string `yaml:"host"`
+	Port                  int    `yaml:"port"` // defaults to 22
+	User                  string `yaml:"user"`
+	Password              Secret `yaml:"password"`
+	PrivateKey            Secret `yaml:"private_key"` // PEM text; use ${file:...}
+	PrivateKeyPassphrase  Secret `yaml:"private_key_passphrase"`
+	KnownHosts            string `yaml:"known_hosts"` // path of a known_hosts file; required unless InsecureIgnoreHostKey
+	HostKeyAlgorithm      string `yaml:"host_key_algorithm"`
+	InsecureIgnoreHostKey bool   `yaml:"insecure_ignore_host_key"`
+
+	// azblob: one of ConnectionString, SASURL, AccountName+AccountKey, or AccountURL alone
+	// (Entra ID through the Azure SDK's default credential chain).
+	ConnectionString Secret `yaml:"connection_string"`
+	SASURL           Secret `yaml:"sas_url"`
+	AccountURL       string `yaml:"account_url"`
+	AccountName      string `yaml:"account_name"`
+	AccountKey       Secret `yaml:"account_key"`
+	Container        string `yaml:"container"`
+
+	Pos Position `yaml:"-"`
+}
+
+// SMTP is an outgoing mail server.
+type SMTP struct {
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"` // defaults to 587
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+	From     string `yaml:"from"`
+	// TLS is "starttls" (default), "tls" (implicit) or "none" (loopback test servers only).
+	TLS string `yaml:"tls"`
+}
+
+// Console configures the operator console.
+type Console struct {
+	// Addr is the listen address of `serve`. Defaults to 127.0.0.1:8080.
+	Addr string `yaml:"addr"`
+	// BaseURL is the console's public URL, used in notification links.
+	BaseURL string `yaml:"base_url"`
+}
+
+// Project is an import or export project.
+type Project struct {
+	Name string `yaml:"name"`
+	// Kind is import or export.
+	Kind        string `yaml:"kind"`
+	Environment string `yaml:"environment"`
+	// Schedule is a 5-field cron expression; empty means run only on demand.
+	Schedule string `yaml:"schedule"`
+	// Timezone is an IANA zone for Schedule. Defaults to UTC.
+	Timezone string `yaml:"timezone"`
+	// Paused keeps the schedule from firing (run-now still works).
+	Paused bool `yaml:"paused"`
+
+	// import
+	Source     *Source      `yaml:"source"`
+	Format     Format       `yaml:"format"`
+	Target     *Target      `yaml:"target"`
+	Mapping    Mapping      `yaml:"mapping"`
+	Validate   []*Rule      `yaml:"validate"`
+	OnErrors   OnErrors     `yaml:"on_errors"`
+	Notify     *Notify      `yaml:"notify"`
+	References []*Reference `yaml:"references"`
+
+	// export
+	DefinitionGroup string       `yaml:"definition_group"`
+	LegalEntity     string       `yaml:"legal_entity"`
+	Destination     *Destination `yaml:"destination"`
+
+	Pos Position `yaml:"-"`
+}
+
+// Source is where an import project's files come from.
+type Source struct {
+	Connection string `yaml:"connection"`
+	Path       string `yaml:"path"`
+	// Pattern is a glob on the file name. Defaults to "*".
+	Pattern string `yaml:"pattern"`
+	// MinAge is how long size and modification time must stay unchanged before a file is
+	// taken. Defaults to 1m.
+	MinAge Duration `yaml:"min_age"`
+	// Archive is the folder files move to after a successful (or partial) job; empty leaves them.
+	Archive string `yaml:"archive"`
+	// Errors is the folder files move to after a failed job; empty leaves them.
+	Errors string `yaml:"errors"`
+}
+
+// Format describes a file format.
+type Format struct {
+	// Type is csv, xlsx, json or ndjson. Defaults to the file extension.
+	Type string `yaml:"type"`
+	// csv
+	Delimiter string `yaml:"delimiter"` // one character; detected when empty
+	Encoding  string `yaml:"encoding"`  // utf-8, utf-16, utf-16le, utf-16be, windows-1252, iso-8859-1, iso-8859-15; detected when empty
+	Header    *bool  `yaml:"header"`    // defaults to true
+	SkipRows  int    `yaml:"skip_rows"`
+	// xlsx
+	Sheet     string `yaml:"sheet"` // name or 1-based index; defaults to the first sheet
+	HeaderRow int    `yaml:"header_row"`
+	// json
+	Records string `yaml:"records"` // JSON pointer to the array of records, e.g. /data/items
+}
+
+// Target is where an import project's rows go in F&O.
+type Target struct {
+	Entity string `yaml:"entity"`
+	// LegalEntity is the company (dataAreaId). May be taken from the file name instead with a
+	// {company} capture in Source.Pattern.
+	LegalEntity     string `yaml:"legal_entity"`
+	DefinitionGroup string `yaml:"definition_group"`
+	// ChunkRows is the number of rows per DMF package. Defaults to 10000.
+	ChunkRows int `yaml:"chunk_rows"`
+	// Lanes is the number of definition groups imported in parallel. Defaults to 1.
+	Lanes int `yaml:"lanes"`
+}
+
+// Mapping is an entity's field mappings in file order.
+type Mapping []*FieldMapping
+
+// FieldMapping maps one entity field.
+type FieldMapping struct {
+	Field string `yaml:"-"`
+	// From is a source column name, a 1-based column index ("#3"), or a JSON path (a.b.c).
+	From string `yaml:"from"`
+	// Const is a fixed value.
+	Const *string `yaml:"const"`
+	// Default is used when the mapped value is empty.
+	Default *string `yaml:"default"`
+	// Map translates values; Unmapped says what an unmapped value does: keep (default), default or error.
+	Map      map[string]string `yaml:"map"`
+	Unmapped string            `yaml:"unmapped"`
+	// Transforms run in order.
+	Transforms []*Transform `yaml:"transforms"`
+	// Expr is an expr-lang expression over the source record and the row so far.
+	Expr string `yaml:"expr"`
+
+	Pos Position `yaml:"-"`
+}
+
+// Transform is one named transform with its arguments: "trim" or {pad_left: {width: 10, char: "0"}}.
+type Transform struct {
+	Name string
+	// Args holds the arguments as written, for the transform package to compile.
+	Args yaml.Node
+	Pos  Position
+}
+
+// Rule is a validation rule on one field.
+type Rule struct {
+	Field     string   `yaml:"field"`
+	Required  bool     `yaml:"required"`
+	MaxLength int      `yaml:"max_length"`
+	Min       *string  `yaml:"min"`
+	Max       *string  `yaml:"max"`
+	OneOf     []string `yaml:"one_of"`
+	Pattern   string   `yaml:"pattern"`
+	Type      string   `yaml:"type"`
+	Unique    bool     `yaml:"unique"`
+	Lookup    string   `yaml:"lookup"` // name of a reference list
+	When      string   `yaml:"when"`   // expr-lang condition
+
+	Pos Position `yaml:"-"`
+}
+
+// Reference is a named list of allowed values for lookup rules.
+type Reference struct {
+	Name   string   `yaml:"name"`
+	Values []string `yaml:"values"`
+	// File is a local file with one value per line (or the first CSV column).
+	File string `yaml:"file"`
+}
+
+// OnErrors decides what bad rows do to a job.
+type OnErrors struct {
+	// MaxErrorRate is the share of invalid rows (0..1) above which the job fails before
+	// anything is uploaded. Defaults to 1: row errors alone never fail a job, the invalid rows
+	// wait in staging and the job ends PartiallySucceeded.
+	MaxErrorRate *float64 `yaml:"max_error_rate"`
+}
+
+// Notify says who hears about a job.
+type Notify struct {
+	Email   []string `yaml:"email"`
+	Webhook string   `yaml:"webhook"`
+	// On lists the outcomes that notify: failure, partial, success. Defaults to [failure, partial].
+	On []string `yaml:"on"`
+}
+
+// Destination is where an export project writes.
+type Destination struct {
+	Connection string `yaml:"connection"`
+	// Path may hold {date}, {time}, {project} and {execution} placeholders.
+	Path string `yaml:"path"`
+}
+
+// Duration is a time.Duration written as "90s", "5m", "2h" or "30d"... (days allowed).
+type Duration time.Duration

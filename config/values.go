@@ -1,0 +1,128 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Secret is a config value that must never be printed: String, GoString and the JSON
+// and YAML encodings show "[redacted]" instead of the value.
+type Secret struct{ value string }
+
+// NewSecret wraps a plain value.
+func NewSecret(v string) Secret { return Secret{value: v} }
+
+// Value returns the secret in clear, for the one place that sends it.
+func (s Secret) Value() string { return s.value }
+
+// IsZero reports whether the secret is empty.
+func (s Secret) IsZero() bool { return s.value == "" }
+
+const redacted = "[redacted]"
+
+func (s Secret) String() string {
+	if s.value == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString keeps %#v from printing the value.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalJSON never writes the value.
+func (s Secret) MarshalJSON() ([]byte, error) { return strconv.AppendQuote(nil, s.String()), nil }
+
+// MarshalYAML never writes the value.
+func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+
+func (s *Secret) decodeNode(d *decoder, n *yaml.Node, path string) {
+	if v, ok := d.scalar(n, path, "a string"); ok {
+		s.value = v
+	}
+}
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+func (dur *Duration) decodeNode(d *decoder, n *yaml.Node, path string) {
+	s, ok := d.scalar(n, path, "a duration")
+	if !ok {
+		return
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		d.errorf(n, "%s: %v", path, err)
+		return
+	}
+	*dur = Duration(v)
+}
+
+// ParseDuration reads Go durations ("90s", "1h30m") and whole days ("30d").
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 5m, 2h or 30d)", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 5m, 2h or 30d)", s)
+	}
+	return v, nil
+}
+
+// decodeNode reads the mapping block: entity field names to their mapping, in file order.
+func (m *Mapping) decodeNode(d *decoder, n *yaml.Node, path string) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s: expected a mapping of entity fields, got %s", path, kindName(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		key := joinPath(path, k.Value)
+		field := strings.ToUpper(k.Value)
+		if seen[field] {
+			d.errorf(k, "%s: field mapped twice", key)
+			continue
+		}
+		seen[field] = true
+		d.keys[key] = Position{File: d.file, Line: k.Line}
+		fm := &FieldMapping{Field: field, Pos: Position{File: d.file, Line: k.Line}}
+		if val.Kind == yaml.ScalarNode && val.Tag != "!!null" {
+			// shorthand: FIELD: "Source column"
+			if s, ok := d.scalar(val, key, "a column name"); ok {
+				fm.From = s
+			}
+		} else {
+			d.decode(val, reflectValue(fm), key)
+		}
+		*m = append(*m, fm)
+	}
+}
+
+// decodeNode reads "trim" or {name: args}.
+func (t *Transform) decodeNode(d *decoder, n *yaml.Node, path string) {
+	t.Pos = Position{File: d.file, Line: n.Line}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag != "!!null":
+		t.Name = n.Value
+	case n.Kind == yaml.MappingNode && len(n.Content) == 2:
+		t.Name = n.Content[0].Value
+		t.Args = *n.Content[1]
+	default:
+		d.errorf(n, "%s: expected a transform name or {name: arguments}, got %s", path, kindName(n))
+	}
+}
