@@ -1,0 +1,250 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dmfpipe/dmfpipe/ingest/reader"
+)
+
+// maxShownRowErrors bounds the row errors inspect lists; all are counted.
+const maxShownRowErrors = 20
+
+// connectionPath matches the connection:path form (a Windows drive letter has one letter).
+var connectionPath = regexp.MustCompile(`^[A-Za-z0-9_.-]{2,}:`)
+
+func newInspectCmd() *cobra.Command {
+	var (
+		opts   reader.Options
+		format string
+		limit  int
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "inspect FILE",
+		Short: "Show how a file is read: format, encoding, delimiter, header, rows",
+		Long: `inspect reads a CSV, XLSX, JSON or NDJSON file the way an import would and prints
+the detected format, encoding and delimiter, the header, the number of rows (and of
+rows with errors, with the first of them located) and the first --limit records.
+The format comes from --format, else the file extension, else the content.`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError(fmt.Errorf("inspect takes one FILE, got %d arguments", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
+			if limit < 0 {
+				return usageError(fmt.Errorf("--limit %d: want 0 or more", limit))
+			}
+			f, err := reader.ParseFormat(format)
+			if err != nil {
+				return usageError(err)
+			}
+			opts.Format = f
+			if _, statErr := os.Stat(path); errors.Is(statErr, fs.ErrNotExist) && connectionPath.MatchString(path) {
+				return usageError(fmt.Errorf("%s: connection:path needs -c and source support", path))
+			}
+			rd, err := reader.OpenFile(path, opts)
+			if errors.Is(err, fs.ErrNotExist) {
+				return usageError(err)
+			}
+			if err != nil {
+				return err
+			}
+			defer rd.Close()
+			res, readErr := inspect(rd, limit)
+			res.File = path
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(res); err != nil {
+					return err
+				}
+			} else {
+				printInspection(cmd.OutOrStdout(), res)
+			}
+			return readErr
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&format, "format", "", "csv, xlsx, json or ndjson (default: by extension, then content)")
+	fl.StringVar(&opts.Sheet, "sheet", "", "XLSX sheet name or 1-based index (default: the first)")
+	fl.IntVar(&limit, "limit", 10, "number of records to show")
+	fl.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	fl.StringVar(&opts.Records, "records", "", "JSON pointer to the records array, e.g. /data/items")
+	fl.StringVar(&opts.Delimiter, "delimiter", "", "CSV delimiter (default: detected)")
+	fl.StringVar(&opts.Encoding, "encoding", "", "CSV/JSON encoding (default: detected)")
+	fl.BoolVar(&opts.NoHeader, "no-header", false, "the file has no header row")
+	return cmd
+}
+
+// inspection is what inspect reports, also its --json form.
+type inspection struct {
+	File              string            `json:"file"`
+	Format            reader.Format     `json:"format"`
+	Encoding          string            `json:"encoding,omitempty"`
+	EncodingSource    string            `json:"encoding_source,omitempty"`
+	Delimiter         string            `json:"delimiter,omitempty"`
+	DelimiterDetected bool              `json:"delimiter_detected,omitempty"`
+	Sheet             string            `json:"sheet,omitempty"`
+	Sheets            []string          `json:"sheets,omitempty"`
+	Date1904          bool              `json:"date1904,omitempty"`
+	Records           string            `json:"records_pointer,omitempty"`
+	Header            []string          `json:"header"`
+	Rows              int               `json:"rows"`
+	RowErrors         int               `json:"row_errors"`
+	First             []inspectedRecord `json:"records"`
+	Errors            []inspectedError  `json:"errors"`
+}
+
+type inspectedRecord struct {
+	Line   int      `json:"line,omitempty"`
+	Row    int      `json:"row,omitempty"`
+	Values []string `json:"values"`
+}
+
+type inspectedError struct {
+	Line    int         `json:"line,omitempty"`
+	Row     int         `json:"row,omitempty"`
+	Column  int         `json:"column,omitempty"`
+	Code    reader.Code `json:"code"`
+	Message string      `json:"message"`
+}
+
+// inspect reads every record of rd, keeping the first limit records and the
+// first row errors. A final read error is returned with what was read before it.
+func inspect(rd reader.Reader, limit int) (inspection, error) {
+	info := rd.Info()
+	res := inspection{
+		Format:            info.Format,
+		Encoding:          info.Encoding,
+		EncodingSource:    info.EncodingSource,
+		DelimiterDetected: info.DelimiterDetected,
+		Sheet:             info.Sheet,
+		Sheets:            info.Sheets,
+		Date1904:          info.Date1904,
+		Records:           info.Records,
+		Header:            append([]string{}, rd.Header()...),
+		First:             []inspectedRecord{},
+		Errors:            []inspectedError{},
+	}
+	if info.Delimiter != 0 {
+		res.Delimiter = string(rune(info.Delimiter))
+	}
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			return res, nil
+		}
+		var rowErr *reader.RowError
+		if err != nil && !errors.As(err, &rowErr) {
+			return res, fmt.Errorf("after %d rows: %w", res.Rows, err)
+		}
+		res.Rows++
+		if rowErr != nil {
+			res.RowErrors++
+			if len(res.Errors) < maxShownRowErrors {
+				res.Errors = append(res.Errors, inspectedError{
+					Line: rowErr.Line, Row: rowErr.Row, Column: rowErr.Column, Code: rowErr.Code, Message: rowErr.Error(),
+				})
+			}
+		}
+		if len(res.First) < limit {
+			res.First = append(res.First, inspectedRecord{Line: rec.Loc.Line, Row: rec.Loc.Row, Values: append([]string{}, rec.Values...)})
+		}
+	}
+}
+
+func printInspection(w io.Writer, res inspection) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "File:\t%s\n", res.File)
+	fmt.Fprintf(tw, "Format:\t%s\n", res.Format)
+	if res.Encoding != "" {
+		fmt.Fprintf(tw, "Encoding:\t%s (%s)\n", res.Encoding, res.EncodingSource)
+	}
+	if res.Delimiter != "" {
+		how := "given"
+		if res.DelimiterDetected {
+			how = "detected"
+		}
+		fmt.Fprintf(tw, "Delimiter:\t%s (%s)\n", strconv.Quote(res.Delimiter), how)
+	}
+	if res.Sheet != "" {
+		quoted := make([]string, len(res.Sheets))
+		for i, s := range res.Sheets {
+			quoted[i] = strconv.Quote(s)
+		}
+		fmt.Fprintf(tw, "Sheet:\t%q (of %s)\n", res.Sheet, strings.Join(quoted, ", "))
+		system := "1900"
+		if res.Date1904 {
+			system = "1904"
+		}
+		fmt.Fprintf(tw, "Dates:\t%s date system\n", system)
+	}
+	if res.Records != "" {
+		fmt.Fprintf(tw, "Records:\t%s\n", res.Records)
+	}
+	fmt.Fprintf(tw, "Header:\t%d columns\n", len(res.Header))
+	fmt.Fprintf(tw, "Rows:\t%d (%d with errors)\n", res.Rows, res.RowErrors)
+	tw.Flush()
+
+	if len(res.First) > 0 {
+		fmt.Fprintln(w)
+		var table strings.Builder
+		tw = tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
+		loc := "LINE"
+		if res.Format == reader.FormatXLSX {
+			loc = "ROW"
+		}
+		// Every cell ends with a tab, and short rows are padded, so that
+		// tabwriter keeps each column aligned over all lines.
+		fmt.Fprint(tw, loc, "\t")
+		for _, h := range res.Header {
+			fmt.Fprint(tw, cell(h), "\t")
+		}
+		fmt.Fprintln(tw)
+		for _, r := range res.First {
+			fmt.Fprint(tw, max(r.Line, r.Row), "\t")
+			for _, v := range r.Values {
+				fmt.Fprint(tw, cell(v), "\t")
+			}
+			fmt.Fprint(tw, strings.Repeat("\t", max(0, len(res.Header)-len(r.Values))))
+			fmt.Fprintln(tw)
+		}
+		tw.Flush()
+		for _, line := range strings.Split(strings.TrimSuffix(table.String(), "\n"), "\n") {
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
+		}
+	}
+	if len(res.Errors) > 0 {
+		fmt.Fprintf(w, "\nRow errors (first %d of %d):\n", len(res.Errors), res.RowErrors)
+		for _, e := range res.Errors {
+			fmt.Fprintf(w, "  %s [%s]\n", e.Message, e.Code)
+		}
+	}
+}
+
+var cellEscaper = strings.NewReplacer("\r", `\r`, "\n", `\n`, "\t", `\t`)
+
+// cell shortens a value for a table column and makes line breaks visible.
+func cell(v string) string {
+	const width = 30
+	v = cellEscaper.Replace(v)
+	if utf8.RuneCountInString(v) > width {
+		v = string([]rune(v)[:width-1]) + "…"
+	}
+	return v
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "pipeline",
+		Short: "Bulk data in and out of Dynamics 365 Finance & Operations (DMF)",
+		Long: `pipeline moves files from Azure Blob Storage, SFTP or a local folder into
+Dynamics 365 Finance & Operations through the Data Management Framework (DMF),
+and exports the other way. Projects are declared in a YAML config file.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.AddCommand(
+		newCheckCmd(),
+		newDMFCmd(),
+		newEmulatorCmd(),
+		newInspectCmd(),
+		newMigrateCmd(),
+	)
+	return root
+}
+
+// addConfigFlag registers the -c/--config flag shared by commands that read a config.
+func addConfigFlag(cmd *cobra.Command, path *string) {
+	cmd.Flags().StringVarP(path, "config", "c", "pipeline.yaml", "config file, or a folder of *.yaml files")
+}

@@ -1,0 +1,115 @@
+// Package emulator is a local Dynamics 365 F&O Data Management Framework endpoint: it
+// speaks the protocol of dmf-api.md so that dmfpipe (and anyone else) can run imports and
+// exports without an F&O environment. It parses what clients send independently of the
+// dmf client package, so that it catches client bugs instead of sharing them.
+//
+// *Emulator is an http.Handler. It derives its base URL from the request's Host, so
+// httptest.NewServer(emulator.New(emulator.Config{})) works as is; its URL is then both
+// the F&O environment URL and the token endpoint host.
+//
+// # Endpoints
+//
+//   - POST /{tenant}/oauth2/v2.0/token (scope=<base>/.default) and /{tenant}/oauth2/token
+//     (resource=<base>): client credentials, form-encoded. The v1 answer carries
+//     expires_in as a string plus expires_on and not_before. Errors are Entra ID JSON:
+//     400 for an unknown tenant, grant type, client ID or a scope without /.default, 401
+//     for a wrong secret. A resource or scope with a trailing slash is accepted and
+//     recorded as a protocol violation. Tokens are unsigned JWTs; every F&O endpoint
+//     needs one that is unexpired (401 otherwise).
+//   - POST /data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities.<Action>
+//     for every action of dmf-api.md §2.2. Results are {"@odata.context", "value"}, flat
+//     by default; errors use the OData error envelope. Unknown body parameters are a 400
+//     (as OData answers), missing ones read as empty and are recorded as violations.
+//     Choices where F&O is undocumented: DeleteExecutionHistoryJob answers an
+//     Edm.Boolean (false for an unknown ID); InitializeDataManagement answers 204 (a void
+//     action); GetEntityExecutionSummaryStatusList answers a collection of RIS's
+//     EntityExecutionStatus objects; GetExecutionSummaryPageUrl points at the admin
+//     API's execution page; GetMessageStatus answers 400 for an unknown message.
+//   - /devstoreaccount1/dmf/<name>: the blob container behind the SAS URLs of
+//     GetAzureWriteUrl, exports and error files. Put Blob (x-ms-blob-type: BlockBlob or
+//     400), Put Block, Put Block List, Get/Head, Delete; 201 on writes. The SAS
+//     signature, expiry and permission are checked; an Authorization header is recorded
+//     as a violation (and ignored).
+//   - GET /data/DataManagementExecutionJobDetails and /data/DataManagementDefinitionGroups,
+//     GET /metadata/DataEntities (from the catalog; Name is the AOT name, LabelId the
+//     DMF label): $filter with eq and and ('*' in a value is a wildcard), $select, $top,
+//     $skip, pages of 10,000 with @odata.nextLink.
+//   - /api/connector/{enqueue,dequeue,download,ack,jobstatus}/{activityId}, activity ID
+//     with or without braces, for jobs added with AddRecurringJob.
+//
+// # Imports
+//
+// ImportFromPackage reads the package from the blob store at once: Manifest.xml and
+// PackageHeader.xml are found case-insensitively, in UTF-8 or UTF-16 with any element
+// order, in the DataManagement namespace. Entities are matched by DMF label (TargetEntity
+// as the AOT fallback); an unknown or read-only entity, a missing data file, a wrong
+// namespace or a broken zip is a 400. The synchronous form answers once the package is
+// staged; ImportFromPackageAsync answers at once. An empty executionId gets a server ID
+// {group}-{yyyy-MM-ddTHH:mm:ss}-{32 hex}; a reused ID with the same packageUrl is a no-op
+// that answers the same ID, with another package a 400. Executions of one definition
+// group run one at a time.
+//
+// An execution goes NotRun -> Executing -> Succeeded, PartiallySucceeded or Failed
+// (Config.ExecutionDelay before and after the work). CSV-Unicode data must be UTF-16 with
+// BOM (UTF-8 only with Quirks.LenientUTF8) and CRLF; quoting is RFC 4180. Columns map to
+// fields through the EntityMap (an empty map stages nothing, silently). Source-to-staging
+// errors (types: decimals with '.', ISO or M/d/yyyy dates, enum value names; lengths;
+// column counts) go to the staging error file; staging-to-target errors (mandatory and
+// conditional fields, customer and vendor group and sales-order foreign keys, duplicate
+// keys within the file, unbalanced journal vouchers) go to the target error keys file.
+// Both produce GetExecutionErrors entries whose RecordId is 5637144576 plus the data row
+// number. Valid rows are upserted by entity key per legal entity (keys compare
+// case-insensitively); number-sequence fields (journal batch and voucher, sales line lot
+// ID) replace placeholders with generated numbers, so journals and lines are never
+// merged. RunBusinessLogic, RunBusinessValidation and the Fail*OnError flags are not
+// modelled. The first GetImportTargetErrorKeysFileUrl after GenerateImportTargetErrorKeysFile
+// answers "" (generating); later calls answer the URL.
+//
+// # Exports
+//
+// ExportToPackage(/Async/Preview) needs an export project (AddExportProject or the admin
+// API, else 400) and packs the stored rows of its entity and company into a real package:
+// Manifest.xml and PackageHeader.xml in UTF-16 LE with BOM, a CSV-Unicode data file with
+// every catalog field. GetExportedPackageUrl answers "" until the execution has ended,
+// and once more on the first call after that, as F&O can; then a SAS URL. ExportFromPackage
+// turns the uploaded package's entities into an export project and, with execute, runs it.
+//
+// # Recurring integrations
+//
+// Enqueued files and packages are processed at once in a goroutine through the same
+// import engine (Enqueued -> Preprocessing -> Processing -> Processed, ProcessedWithErrors
+// or PreProcessingError). Individual files map header columns to fields by staging or
+// OData name and may be UTF-16 or UTF-8. An export job runs when a dequeue finds it due
+// (first dequeue, then every Interval, or after the admin run endpoint); the dequeue waits
+// for it. A dequeued message is invisible for 30 minutes of Config.Now time unless acked.
+//
+// # Admin API
+//
+// JSON endpoints under /_emulator/, without authentication:
+//
+//	GET  /_emulator/rows?entity=E&legal_entity=LE     target rows (empty fields omitted)
+//	POST /_emulator/rows?entity=E&legal_entity=LE     seed rows: [{"FIELD":"value"}, ...]
+//	GET  /_emulator/executions                        every execution
+//	GET  /_emulator/executions/{id}                   one execution
+//	POST /_emulator/executions/{id}/cancel            cancel a running execution (409 if finished)
+//	GET  /_emulator/stats                             counters and protocol violations
+//	GET  /_emulator/faults                            faults in force
+//	PUT  /_emulator/faults                            replace them: {"rate_429":0.3,"retry_after":"1s",
+//	                                                  "retry_after_http_date":false,"rate_5xx":0,
+//	                                                  "rate_5xx_on_status":0,"not_found_after_import":0,
+//	                                                  "stuck_executing":false,"fail_concurrent_imports":false,
+//	                                                  "latency":"0s"} (absent fields are zero)
+//	POST /_emulator/export-projects                   {"definition_group","entity","legal_entity","filter":{}}
+//	POST /_emulator/recurring-jobs                    {"activity_id","direction":"import|export","entity",
+//	                                                  "definition_group","legal_entity","interval":"1h"}
+//	POST /_emulator/recurring-jobs/{id}/run           make an export job due
+//
+// # Faults
+//
+// Faults (Config.Faults, SetFaults, PUT /_emulator/faults) inject 429s with Retry-After
+// (seconds, rounded up, or an HTTP date; RetryAfter 0 sends none) and an F&O-like OData
+// message, 503s on any F&O call, 500/503 on status polls, "were not found" 400s on the
+// first polls of a new execution, executions stuck in Executing, DMF2025 failures of
+// overlapping imports of one definition group, and latency. Injected failures happen
+// before a request is processed.
+package emulator
