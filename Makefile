@@ -2,16 +2,45 @@ GO ?= go
 # Starts the test services (internal/devstack) that are not running, runs a command with
 # the PIPELINE_TEST_* variables set, then stops what it started.
 TESTENV = $(GO) run ./internal/cmd/testenv
+# How long each fuzz target runs in `make test` (longer: make fuzz FUZZTIME=5m).
+FUZZTIME ?= 10s
+FUZZ_TARGETS = FuzzCSV FuzzJSON FuzzXLSX
 
-.PHONY: test test-race services-up services-down
+.PHONY: build dev test test-race fuzz bench vet services-up services-down clean
 
-# The whole suite against real services, started on free loopback ports and stopped after.
-test:
+# The pipeline binary, in bin/.
+build:
+	$(GO) build -o bin/pipeline ./cmd/pipeline
+
+# The product on its embedded defaults: a throwaway Postgres, the F&O emulator, the
+# example config and a sample import, then a summary (pipeline dev --help).
+dev:
+	$(GO) run ./cmd/pipeline dev $(ARGS)
+
+# The whole suite against real services, started on free loopback ports and stopped
+# after, then a short run of each fuzz target.
+test: vet
 	$(TESTENV) run -- $(GO) test -count=1 ./...
+	$(MAKE) fuzz
 
 # The same under the race detector (slower: run it before merging concurrency changes).
 test-race:
 	$(TESTENV) run -- $(GO) test -race -count=1 ./...
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test ./ingest/reader -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+# Benchmarks (numbers for the issue notes); BENCH selects, e.g. make bench BENCH=CSV.
+BENCH ?= .
+bench:
+	$(TESTENV) run -- $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
 
 # Start the test services and keep them running (reused by `make test` and by
 # `go run ./internal/cmd/testenv run -- go test ./pkg/...`); `. .testenv/env` sets the
@@ -21,3 +50,6 @@ services-up:
 
 services-down:
 	$(TESTENV) down
+
+clean:
+	rm -rf bin

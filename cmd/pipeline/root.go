@@ -17,6 +17,7 @@ and exports the other way. Projects are declared in a YAML config file.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
 		newCheckCmd(),
+		newDevCmd(),
 		newDMFCmd(),
 		newEmulatorCmd(),
 		newInspectCmd(),

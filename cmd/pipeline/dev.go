@@ -1,0 +1,212 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+
+	"github.com/dmfpipe/dmfpipe/dmf/emulator"
+	"github.com/dmfpipe/dmfpipe/examples"
+	"github.com/dmfpipe/dmfpipe/internal/devstack"
+	"github.com/dmfpipe/dmfpipe/migrations"
+)
+
+// Sample import run by `pipeline dev` (an embedded file whose header names the fields).
+const (
+	devSample     = "data/dmf/customers-v3.csv"
+	devEntity     = "Customers V3"
+	devLegal      = "USMF"
+	devGroup      = "DMFPIPE-DEV-CUSTOMERS"
+	devConfigName = "dev.yaml"
+)
+
+func newDevCmd() *cobra.Command {
+	var (
+		dir   string
+		serve bool
+		keep  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run dmfpipe locally on its embedded defaults: Postgres, the emulator, a sample import",
+		Long: `dev starts everything dmfpipe needs on this machine, with nothing to configure:
+
+  - a throwaway PostgreSQL cluster (the machine's initdb/pg_ctl) with the schema migrated,
+  - the F&O DMF emulator on a free loopback port,
+  - the example config and sample files, written to the work folder,
+
+then imports the sample customers file into the emulator through the DMF package API
+(package build, blob upload, ImportFromPackage, status polling) and prints what it did.
+
+With --serve it keeps Postgres and the emulator running until Ctrl-C, so that you can
+try other commands against them with the printed config (-c). Without it, everything
+is stopped and removed when the run ends (--keep leaves the work folder).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDev(cmd, dir, serve, keep)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&dir, "dir", "", "work folder (default: a new temporary folder)")
+	fl.BoolVar(&serve, "serve", false, "keep Postgres and the emulator running until Ctrl-C")
+	fl.BoolVar(&keep, "keep", false, "keep the work folder (config, sample files, Postgres data) afterwards")
+	return cmd
+}
+
+func runDev(cmd *cobra.Command, dir string, serve, keep bool) (err error) {
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	started := time.Now()
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "dmfpipe-dev-"); err != nil {
+			return err
+		}
+		if !keep {
+			defer os.RemoveAll(dir)
+		}
+	}
+	// Postgres runs as an unprivileged user when we are root: it must reach the folder.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(out, "==> starting PostgreSQL")
+	pgDir := filepath.Join(dir, "postgres")
+	if err := os.MkdirAll(pgDir, 0o755); err != nil {
+		return err
+	}
+	pg := devstack.NewPostgres("")
+	if err := pg.Start(ctx, pgDir); err != nil {
+		return fmt.Errorf("starting PostgreSQL: %w", err)
+	}
+	defer func() { err = errors.Join(err, pg.Stop()) }()
+	pool, err := pgxpool.New(ctx, pg.URL())
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	steps, err := migrations.Up(ctx, pool, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "    %s (%d migrations applied)\n", pg.URL(), len(steps))
+
+	fmt.Fprintln(out, "==> starting the F&O emulator")
+	emCfg := emulator.Config{}
+	em := emulator.New(emCfg)
+	defer em.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: em, ReadHeaderTimeout: 30 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(out, "    %s\n", base)
+
+	if err := writeDevFiles(dir); err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(dir, devConfigName)
+	if err := os.WriteFile(cfgPath, []byte(devConfig(pg.URL(), base)), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "    config %s\n", cfgPath)
+
+	fmt.Fprintf(out, "==> importing %s into %s (%s) through the DMF package API\n", devSample, devEntity, devLegal)
+	importStart := time.Now()
+	root := newRootCmd()
+	root.SetOut(out)
+	root.SetErr(cmd.ErrOrStderr())
+	root.SetArgs([]string{"dmf", "import", "-c", cfgPath, "--env", "emulator",
+		"--entity", devEntity, "--legal-entity", devLegal, "--definition-group", devGroup,
+		filepath.Join(dir, devSample)})
+	if err := root.ExecuteContext(ctx); err != nil {
+		return fmt.Errorf("sample import: %w", err)
+	}
+	rows := len(em.Rows(devEntity, devLegal))
+	stats := em.Stats()
+	fmt.Fprintf(out, `
+dmfpipe dev: done in %s
+  sample import     %d rows now in the emulator's %s (%s), in %s
+  emulator          %s  (%d requests, %d protocol violations)
+  database          %s
+`, time.Since(started).Round(time.Millisecond), rows, devEntity, devLegal,
+		time.Since(importStart).Round(time.Millisecond), base, totalRequests(stats), len(stats.ProtocolViolations),
+		pg.URL())
+	if keep || serve {
+		fmt.Fprintf(out, "  work folder       %s\n", dir)
+	}
+	if len(stats.ProtocolViolations) > 0 {
+		return fmt.Errorf("the emulator saw protocol violations: %v", stats.ProtocolViolations)
+	}
+	if !serve {
+		return nil
+	}
+	fmt.Fprintf(out, "\nServing until Ctrl-C. Try:\n  pipeline dmf entities -c %s --env emulator\n  pipeline migrate status -c %s\n", cfgPath, cfgPath)
+	<-ctx.Done()
+	fmt.Fprintln(out, "stopping")
+	return nil
+}
+
+func totalRequests(s emulator.Stats) int {
+	n := 0
+	for _, c := range s.Requests {
+		n += int(c)
+	}
+	return n
+}
+
+// writeDevFiles copies the embedded example files into dir.
+func writeDevFiles(dir string) error {
+	return fs.WalkDir(examples.Files, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		in, err := examples.Files.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		f, err := os.Create(dst)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(f, in); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	})
+}
+
+// devConfig is the example config's emulator environment, pointed at this run's
+// Postgres and emulator.
+func devConfig(dbURL, base string) string {
+	return fmt.Sprintf(`# Written by pipeline dev: the local Postgres and emulator of this run.
+database:
+  url: %s
+environments:
+  emulator:
+    url: %s
+    tenant: %s
+    client_id: %s
+    client_secret: %s
+    token_url: %s/%s/oauth2/v2.0/token
+    poll: { initial: 200ms, max: 2s, deadline: 10m }
+`, dbURL, base, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret, base, emulator.DefaultTenant)
+}
