@@ -1,0 +1,27 @@
+// Package jobhistory is the audit trail of every run and the store of the idempotency keys
+// of its external side effects, in the tables of migration 00001 (source_files, jobs,
+// chunks, dmf_executions, job_events).
+//
+// # The file ledger
+//
+// Ledger records each source file a project takes (table source_files): where it came
+// from, the version taken (size, modification time, ETag), the SHA-256 of its content
+// computed while it was read, and how its job ended. Two questions are answered from it:
+//
+//   - Was this version of this file already taken? (FindTaken) A file left in place after
+//     its import, when a project has no archive folder, is then not taken again at every
+//     discovery; a file re-uploaded under the same name is a new version and is taken.
+//   - Was this content already imported by the project, under any name? (SetHash,
+//     FindImported) Content counts as imported when a file with it ended imported or
+//     partial, or is still being taken: a file whose earlier twin failed may be imported
+//     again. A duplicate is skipped unless its file was taken with force.
+//
+// The duplicate check is made in SetHash, in one transaction under an advisory lock per
+// (project, content hash), so that two files with the same content taken at once by two
+// nodes end as one import and one duplicate, never two imports and never two duplicates.
+//
+// A file whose job died without an outcome stays "taken" and keeps counting as imported
+// until its job is resumed and finishes (or is failed by whoever reclaims it).
+//
+// All methods run on a DBTX: a pool, a connection or a transaction.
+package jobhistory
