@@ -27,13 +27,9 @@ func (f *dbFlags) openPool(ctx context.Context) (*pgxpool.Pool, error) {
 	url := f.url
 	maxConns := config.DefaultMaxConns
 	if url == "" {
-		cfg, err := config.Load(f.configPath)
+		cfg, err := loadConfig(f.configPath)
 		if err != nil {
-			var problems config.Problems
-			if errors.As(err, &problems) {
-				return nil, usageError(fmt.Errorf("%s has problems (run pipeline check):\n%w", f.configPath, err))
-			}
-			return nil, usageError(err)
+			return nil, err
 		}
 		url = cfg.Database.URL.Value()
 		maxConns = cfg.Database.MaxConns

@@ -17,7 +17,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/catalog"
 	"github.com/dmfpipe/dmfpipe/dmf/datapackage"
@@ -53,9 +52,9 @@ func (f *dmfFlags) register(cmd *cobra.Command, withJSON bool) {
 
 // client loads the config and builds a DMF client for the chosen environment.
 func (f *dmfFlags) client(cmd *cobra.Command) (*dmf.Client, error) {
-	cfg, err := config.Load(f.cfgPath)
+	cfg, err := loadConfig(f.cfgPath)
 	if err != nil {
-		return nil, usageError(err)
+		return nil, err
 	}
 	name := f.env
 	if name == "" {

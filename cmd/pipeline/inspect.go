@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dmfpipe/dmfpipe/ingest"
 	"github.com/dmfpipe/dmfpipe/ingest/reader"
 )
 
@@ -26,8 +29,9 @@ var connectionPath = regexp.MustCompile(`^[A-Za-z0-9_.-]{2,}:`)
 
 func newInspectCmd() *cobra.Command {
 	var (
-		opts   reader.Options
-		format string
+		opts    reader.Options
+		format  string
+		cfgPath string
 		limit  int
 		asJSON bool
 	)
@@ -37,7 +41,11 @@ func newInspectCmd() *cobra.Command {
 		Long: `inspect reads a CSV, XLSX, JSON or NDJSON file the way an import would and prints
 the detected format, encoding and delimiter, the header, the number of rows (and of
 rows with errors, with the first of them located) and the first --limit records.
-The format comes from --format, else the file extension, else the content.`,
+The format comes from --format, else the file extension, else the content.
+
+FILE is a local path, or CONNECTION:PATH to read it from a connection of the config
+given with -c (an sftp server, an Azure Blob container or a local folder), e.g.
+  pipeline inspect -c pipeline.yaml partner-sftp:/outbound/customers/customers_1.csv`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError(fmt.Errorf("inspect takes one FILE, got %d arguments", len(args)))
@@ -54,10 +62,12 @@ The format comes from --format, else the file extension, else the content.`,
 				return usageError(err)
 			}
 			opts.Format = f
+			var rd reader.Reader
 			if _, statErr := os.Stat(path); errors.Is(statErr, fs.ErrNotExist) && connectionPath.MatchString(path) {
-				return usageError(fmt.Errorf("%s: connection:path needs -c and source support", path))
+				rd, err = openFromConnection(cmd.Context(), cfgPath, path, opts)
+			} else {
+				rd, err = reader.OpenFile(path, opts)
 			}
-			rd, err := reader.OpenFile(path, opts)
 			if errors.Is(err, fs.ErrNotExist) {
 				return usageError(err)
 			}
@@ -88,7 +98,57 @@ The format comes from --format, else the file extension, else the content.`,
 	fl.StringVar(&opts.Delimiter, "delimiter", "", "CSV delimiter (default: detected)")
 	fl.StringVar(&opts.Encoding, "encoding", "", "CSV/JSON encoding (default: detected)")
 	fl.BoolVar(&opts.NoHeader, "no-header", false, "the file has no header row")
+	fl.StringVarP(&cfgPath, "config", "c", "", "config file whose connections CONNECTION:PATH names")
 	return cmd
+}
+
+// openFromConnection streams "connection:path" from a connection of the config.
+func openFromConnection(ctx context.Context, cfgPath, arg string, opts reader.Options) (reader.Reader, error) {
+	name, rel, _ := strings.Cut(arg, ":")
+	if cfgPath == "" {
+		return nil, usageError(fmt.Errorf("%s: reading from connection %q needs the config: -c FILE", arg, name))
+	}
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	cn, ok := cfg.Connections[name]
+	if !ok {
+		return nil, usageError(fmt.Errorf("%s: no connection %q in %s", arg, name, cfgPath))
+	}
+	src, err := ingest.OpenSource(ctx, cn)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := src.Open(ctx, rel)
+	if err != nil {
+		src.Close()
+		return nil, fmt.Errorf("%s: %w", arg, err)
+	}
+	if opts.FileName == "" {
+		opts.FileName = path.Base(rel)
+	}
+	rd, err := reader.Open(rc, opts)
+	if err != nil {
+		rc.Close()
+		src.Close()
+		return nil, err
+	}
+	return &sourceReader{Reader: rd, closers: []io.Closer{rc, src}}, nil
+}
+
+// sourceReader closes the stream and its source with the reader.
+type sourceReader struct {
+	reader.Reader
+	closers []io.Closer
+}
+
+func (r *sourceReader) Close() error {
+	err := r.Reader.Close()
+	for _, c := range r.closers {
+		err = errors.Join(err, c.Close())
+	}
+	return err
 }
 
 // inspection is what inspect reports, also its --json form.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
+
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 )
 
 func TestInspectCSV(t *testing.T) {
@@ -92,7 +96,45 @@ func TestInspectUsage(t *testing.T) {
 		out, code := runCLI(t, args...)
 		assert.Equal(t, exitUsage, code, "%s: %s", name, out)
 		if name == "connection path" {
-			assert.Contains(t, out, "connection:path needs -c and source support")
+			assert.Contains(t, out, `reading from connection "partner-sftp" needs the config: -c FILE`)
 		}
 	}
+}
+
+// connection:path reads through a configured source: here OpenSSH's SFTP server, with
+// the host key checked against known_hosts.
+func TestInspectFromConnection(t *testing.T) {
+	t.Parallel()
+	srv := testsvc.SFTP(t)
+	host, port, err := net.SplitHostPort(srv.Addr)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(srv.Root, "kunden.csv"), []byte("Nr;Name\r\n1;Müller\r\n2;Ørsted\r\n"), 0o644))
+	cfg := filepath.Join(t.TempDir(), "pipeline.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`environments:
+  e: { url: https://x.example, tenant: t, client_id: c, client_secret: s }
+connections:
+  partner:
+    type: sftp
+    host: %s
+    port: %s
+    user: %s
+    private_key: ${file:%s}
+    known_hosts: %s
+`, host, port, srv.User, srv.KeyPath, srv.KnownHosts)), 0o600))
+
+	out, code := runCLI(t, "inspect", "-c", cfg, "--json", "partner:"+srv.Root+"/kunden.csv")
+	require.Equal(t, 0, code, out)
+	var res struct {
+		Header    []string `json:"header"`
+		Rows      int      `json:"rows"`
+		Delimiter string   `json:"delimiter"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	assert.Equal(t, []string{"Nr", "Name"}, res.Header)
+	assert.Equal(t, 2, res.Rows)
+	assert.Equal(t, ";", res.Delimiter)
+
+	out, code = runCLI(t, "inspect", "-c", cfg, "nowhere:/x.csv")
+	assert.Equal(t, exitUsage, code, out)
+	assert.Contains(t, out, `no connection "nowhere"`)
 }
