@@ -32,8 +32,8 @@ func newInspectCmd() *cobra.Command {
 		opts    reader.Options
 		format  string
 		cfgPath string
-		limit  int
-		asJSON bool
+		limit   int
+		asJSON  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "inspect FILE",
