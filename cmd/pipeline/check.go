@@ -23,7 +23,10 @@ is not.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cfgPath)
 			var problems config.Problems
-			if errors.As(err, &problems) {
+			if cfg != nil && (err == nil || errors.As(err, &problems)) {
+				problems = mergeProblems(problems, compileProjects(cfg))
+			}
+			if len(problems) > 0 {
 				for _, p := range problems {
 					fmt.Fprintln(cmd.OutOrStdout(), p)
 				}

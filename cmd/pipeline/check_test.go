@@ -35,6 +35,9 @@ projects:
     target: { entity: Customers V3, legal_entity: USMF, definition_group: CUST }
     mapping:
       CUSTOMERACCOUNT: { from: "Account No" }
+      ORGANIZATIONNAME: { from: Name }
+      CUSTOMERGROUPID: { const: "10" }
+      SALESCURRENCYCODE: { const: EUR }
 `), 0o600))
 	out, code := runCLI(t, "check", "-c", file)
 	assert.Equal(t, exitUsage, code)

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dmfpipe/dmfpipe/config"
+	"github.com/dmfpipe/dmfpipe/dmf/catalog"
+	"github.com/dmfpipe/dmfpipe/ingest/reader"
+	"github.com/dmfpipe/dmfpipe/mapping"
+	"github.com/dmfpipe/dmfpipe/validate"
+)
+
+// previewCellWidth bounds a value in the preview table; --json shows values whole.
+const previewCellWidth = 30
+
+func newPreviewCmd() *cobra.Command {
+	var (
+		cfgPath, file string
+		limit         int
+		asJSON        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "preview -c CFG PROJECT --file PATH [--limit N] [--json]",
+		Short: "Map and validate the first records of a file, without a database",
+		Long: `preview reads a local file the way PROJECT's import would (its format settings),
+maps the first --limit records to entity rows and checks them with the project's row
+rules and the entity catalog. It prints the rows and every located error. Set rules
+(unique, lookup) need the whole file and run in "run --dry-run", not here.
+Exit status 0 means no previewed row has an error, 2 that some have, 64 a usage or
+config problem (including a mapping column the file lacks).`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError(fmt.Errorf("preview takes one PROJECT, got %d arguments", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "" {
+				return usageError(errors.New("--file is required"))
+			}
+			if limit < 1 {
+				return usageError(fmt.Errorf("--limit %d: want 1 or more", limit))
+			}
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			p, err := importProject(cfg, args[0])
+			if err != nil {
+				return err
+			}
+			res, err := preview(p, file, limit)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(res); err != nil {
+					return err
+				}
+			} else {
+				printPreview(out, res)
+			}
+			if res.Errors > 0 {
+				return &exitError{code: exitPartial}
+			}
+			return nil
+		},
+	}
+	addConfigFlag(cmd, &cfgPath)
+	fl := cmd.Flags()
+	fl.StringVar(&file, "file", "", "local file to preview (required)")
+	fl.IntVar(&limit, "limit", 20, "number of records to map")
+	fl.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+// importProject finds an import project by name.
+func importProject(cfg *config.Config, name string) (*config.Project, error) {
+	var names []string
+	for _, p := range cfg.Projects {
+		if p.Name == name {
+			if p.Kind != "import" {
+				return nil, usageError(fmt.Errorf("project %s is an %s project; only imports map files", name, p.Kind))
+			}
+			return p, nil
+		}
+		names = append(names, p.Name)
+	}
+	return nil, usageError(fmt.Errorf("no project %q (projects: %s)", name, strings.Join(names, ", ")))
+}
+
+// readerOptions turns a project's format into reader options for file.
+func readerOptions(f config.Format, file string) (reader.Options, error) {
+	format, err := reader.ParseFormat(f.Type)
+	if err != nil {
+		return reader.Options{}, err
+	}
+	opts := reader.Options{
+		Format:    format,
+		FileName:  filepath.Base(file),
+		Delimiter: f.Delimiter,
+		Encoding:  f.Encoding,
+		NoHeader:  f.Header != nil && !*f.Header,
+		SkipRows:  f.SkipRows,
+		Sheet:     f.Sheet,
+		HeaderRow: f.HeaderRow,
+		Records:   f.Records,
+	}
+	if f.HeaderRow == 1 && f.SkipRows > 0 {
+		opts.HeaderRow = 0 // the config default; let the reader count from SkipRows
+	}
+	return opts, nil
+}
+
+// previewResult is what preview prints, also its --json form.
+type previewResult struct {
+	File   string       `json:"file"`
+	Entity string       `json:"entity"`
+	Fields []string     `json:"fields"`
+	Rows   []previewRow `json:"rows"`
+	// Errors counts the previewed rows with at least one error.
+	Errors int `json:"errors"`
+}
+
+type previewRow struct {
+	Row    int64             `json:"row"`
+	Line   int64             `json:"line"`
+	Sheet  string            `json:"sheet,omitempty"`
+	Values map[string]string `json:"values"`
+	Errors []validate.Error  `json:"errors"`
+
+	ordered []string
+}
+
+func preview(p *config.Project, file string, limit int) (*previewResult, error) {
+	cp, probs := compileProject(p, catalog.Default())
+	if len(probs) > 0 {
+		return nil, usageError(probs)
+	}
+	opts, err := readerOptions(p.Format, file)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	rd, err := reader.OpenFile(file, opts)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, usageError(err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	bound, err := cp.mapping.Bind(rd.Header())
+	if err != nil {
+		return nil, usageError(fmt.Errorf("%s does not fit project %s:\n%w", file, p.Name, err))
+	}
+	res := &previewResult{File: file, Entity: cp.mapping.Entity.DMFName, Fields: bound.Fields(), Rows: []previewRow{}}
+	header := rd.Header()
+	var row []string
+	for n := int64(1); n <= int64(limit); n++ {
+		rec, readErr := rd.Next()
+		if readErr == io.EOF {
+			break
+		}
+		var errs []validate.Error
+		var rowErr *reader.RowError
+		if errors.As(readErr, &rowErr) {
+			errs = append(errs, readError(rowErr, header, n))
+		} else if readErr != nil {
+			return nil, readErr
+		}
+		var mapErrs []validate.Error
+		row, mapErrs = bound.Apply(rec, n, row)
+		errs = append(errs, mapErrs...)
+		line := mapping.Line(rec.Loc)
+		first := len(errs)
+		errs = cp.rules.Check(row, n, line, errs)
+		for i := first; i < len(errs); i++ {
+			errs[i].Sheet = rec.Loc.Sheet
+			if errs[i].Column == "" {
+				errs[i].Column = bound.Column(errs[i].Field)
+			}
+		}
+		pr := previewRow{Row: n, Line: line, Sheet: rec.Loc.Sheet, Values: make(map[string]string, len(row)),
+			Errors: errs, ordered: append([]string(nil), row...)}
+		if pr.Errors == nil {
+			pr.Errors = []validate.Error{}
+		}
+		for i, f := range res.Fields {
+			pr.Values[f] = row[i]
+		}
+		if len(errs) > 0 {
+			res.Errors++
+		}
+		res.Rows = append(res.Rows, pr)
+	}
+	return res, nil
+}
+
+// readError turns a reader's row problem into a located row error of rule "read.<code>".
+func readError(e *reader.RowError, header []string, rowNo int64) validate.Error {
+	ve := validate.Error{Row: rowNo, Line: int64(e.Line), Sheet: e.Sheet, Rule: validate.Rule("read." + string(e.Code)), Msg: e.Msg}
+	if e.Row > 0 {
+		ve.Line = int64(e.Row)
+	}
+	if e.Column > 0 && e.Column <= len(header) {
+		ve.Column = header[e.Column-1]
+	}
+	return ve
+}
+
+func printPreview(w io.Writer, res *previewResult) {
+	fmt.Fprintf(w, "%s -> %s: %d rows previewed, %d with errors\n\n", res.File, res.Entity, len(res.Rows), res.Errors)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "ROW\tLINE\t%s\n", strings.Join(res.Fields, "\t"))
+	for _, r := range res.Rows {
+		cells := make([]string, len(r.ordered))
+		for i, v := range r.ordered {
+			cells[i] = shorten(v)
+		}
+		mark := ""
+		if len(r.Errors) > 0 {
+			mark = "!"
+		}
+		fmt.Fprintf(tw, "%d%s\t%d\t%s\n", r.Row, mark, r.Line, strings.Join(cells, "\t"))
+	}
+	tw.Flush()
+	if res.Errors == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	name := filepath.Base(res.File)
+	for _, r := range res.Rows {
+		for _, e := range r.Errors {
+			loc := fmt.Sprintf("%s:%d", name, e.Line)
+			if e.Sheet != "" {
+				loc = fmt.Sprintf("%s[%s]:%d", name, e.Sheet, e.Line)
+			}
+			target := e.Field
+			if e.Column != "" && e.Field != "" {
+				target = e.Column + "/" + e.Field
+			} else if e.Column != "" {
+				target = e.Column
+			}
+			fmt.Fprintf(w, "%s: %s: %s (%s)\n", loc, target, e.Msg, e.Rule)
+		}
+	}
+}
+
+// shorten keeps table cells on one line and narrow.
+func shorten(v string) string {
+	v = strings.NewReplacer("\r", " ", "\n", " ", "\t", " ").Replace(v)
+	if v == "" {
+		return "·"
+	}
+	if utf8.RuneCountInString(v) <= previewCellWidth {
+		return v
+	}
+	r := []rune(v)
+	return string(r[:previewCellWidth-1]) + "…"
+}

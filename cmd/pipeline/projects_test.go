@@ -1,0 +1,55 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCheckMappingsAgainstCatalog(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "pipeline.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`environments:
+  e: { url: "http://127.0.0.1:1", tenant: t, client_id: c, client_secret: s }
+connections:
+  c: { type: local, root: /tmp }
+projects:
+  - name: p
+    kind: import
+    environment: e
+    source: { connection: c, path: in }
+    target: { entity: Customers V3, legal_entity: USMF, definition_group: G }
+    mapping:
+      CUSTOMERACCOUNT: { from: A, transforms: [{ pad_left: { width: -1 } }] }
+      CUSTOMERGROUPID: { const: "10" }
+      SALESCURRENCYCODE: { const: EURO }
+      ORGANIZATIONNAME: { from: Name, transforms: [trimm] }
+    validate:
+      - { field: CUSTOMERACCOUNT, pattern: "(" }
+      - { field: NOPE, required: true }
+  - name: q
+    kind: import
+    environment: e
+    source: { connection: c, path: in }
+    target: { entity: Customers V9, legal_entity: USMF, definition_group: G }
+    mapping:
+      X: { from: A }
+`), 0o600))
+	out, code := runCLI(t, "check", "-c", file)
+	assert.Equal(t, exitUsage, code)
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		lines = append(lines, strings.TrimPrefix(l, file))
+	}
+	require.Len(t, lines, 6, out)
+	assert.Equal(t, ":12: project p: field CUSTOMERACCOUNT: pad_left: width must be between 1 and 1000", lines[0])
+	assert.Equal(t, `:14: project p: field SALESCURRENCYCODE: const "EURO" is too long: 4 characters, at most 3 allowed`, lines[1])
+	assert.Contains(t, lines[2], `:15: project p: field ORGANIZATIONNAME: unknown transform "trimm"`)
+	assert.Equal(t, ":17: project p: invalid pattern: error parsing regexp: missing closing ): `(`", lines[3], "reported once")
+	assert.Equal(t, ":18: project p: validate: field NOPE is not mapped", lines[4])
+	assert.Contains(t, lines[5], `:19: project q: entity "Customers V9" is not in the catalog`)
+}
