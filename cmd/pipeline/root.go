@@ -22,6 +22,8 @@ and exports the other way. Projects are declared in a YAML config file.`,
 		newEmulatorCmd(),
 		newInspectCmd(),
 		newMigrateCmd(),
+		newPreviewCmd(),
+		newRunCmd(),
 	)
 	return root
 }

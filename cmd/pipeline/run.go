@@ -1,0 +1,184 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dmfpipe/dmfpipe/dmf/catalog"
+	"github.com/dmfpipe/dmfpipe/ingest/reader"
+	"github.com/dmfpipe/dmfpipe/ingestjob"
+	"github.com/dmfpipe/dmfpipe/migrations"
+	"github.com/dmfpipe/dmfpipe/staging"
+	"github.com/dmfpipe/dmfpipe/validate"
+)
+
+// runFirstErrors is how many errors run prints; all are counted and kept in staging.
+const runFirstErrors = 20
+
+func newRunCmd() *cobra.Command {
+	var (
+		db     dbFlags
+		file   string
+		dryRun bool
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run -c CFG PROJECT --file PATH --dry-run [--json]",
+		Short: "Read, map, validate and stage a file as a job of PROJECT",
+		Long: `run reads a local file the way PROJECT's import would, maps and validates every
+record, stages all of them (valid or not) in the database as a new job, runs the set
+rules (unique, lookup) and applies on_errors.max_error_rate. With --dry-run nothing is
+uploaded; the staged rows stay for the console until the staging retention ends.
+It prints the counts (read, valid, invalid) and the first errors.
+Exit status: 0 no row is invalid, 2 some rows are invalid, 1 the job failed (the error
+rate is above on_errors.max_error_rate, or the file or database failed), 64 a usage or
+config problem.`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError(fmt.Errorf("run takes one PROJECT, got %d arguments", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "" {
+				return usageError(errors.New("--file is required"))
+			}
+			if !dryRun {
+				return usageError(errors.New("run uploads to F&O only once the scheduler and workers exist; use --dry-run to stage and validate a file"))
+			}
+			return runDry(cmd, &db, args[0], file, asJSON)
+		},
+	}
+	db.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&file, "file", "", "local file to import (required)")
+	fl.BoolVar(&dryRun, "dry-run", false, "stage and validate only; upload nothing")
+	fl.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+// runResult is what run prints, also its --json form.
+type runResult struct {
+	Job        int64            `json:"job"`
+	Status     string           `json:"status"`
+	DryRun     bool             `json:"dry_run"`
+	Project    string           `json:"project"`
+	File       string           `json:"file"`
+	Read       int64            `json:"read"`
+	Staged     int64            `json:"staged"`
+	Valid      int64            `json:"valid"`
+	Invalid    int64            `json:"invalid"`
+	Duplicates int64            `json:"duplicates"`
+	Lookups    int64            `json:"lookup_misses"`
+	ErrorRate  float64          `json:"error_rate"`
+	Error      string           `json:"error,omitempty"`
+	Errors     []validate.Error `json:"errors"`
+	Duration   float64          `json:"duration_seconds"`
+}
+
+func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) error {
+	ctx := cmd.Context()
+	start := time.Now()
+	cfg, err := loadConfig(db.configPath)
+	if err != nil {
+		return err
+	}
+	p, err := importProject(cfg, project)
+	if err != nil {
+		return err
+	}
+	cp, probs := compileProject(p, catalog.Default())
+	if len(probs) > 0 {
+		return usageError(probs)
+	}
+	opts, err := readerOptions(p.Format, file)
+	if err != nil {
+		return usageError(err)
+	}
+	rd, err := reader.OpenFile(file, opts)
+	if errors.Is(err, fs.ErrNotExist) {
+		return usageError(err)
+	}
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	// Bound here first so that a column the file lacks is a usage error, not a failed job.
+	if _, err := cp.mapping.Bind(rd.Header()); err != nil {
+		return usageError(fmt.Errorf("%s does not fit project %s:\n%w", file, p.Name, err))
+	}
+	pool, err := db.openPool(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := migrations.Up(ctx, pool, nil); err != nil {
+		return err
+	}
+	sets := ingestjob.SetRules{Unique: cp.rules.UniqueFields(), Lookups: cp.rules.Lookups()}
+	job, res, runErr := ingestjob.DryRun(ctx, pool, p.Name, file, rd, ingestjob.BindMapping(cp.mapping), cp.rules, sets,
+		ingestjob.Options{MaxErrorRate: p.OnErrors.MaxErrorRate, FirstErrors: runFirstErrors})
+	if job == 0 {
+		return runErr
+	}
+	out := runResult{
+		Job: job, Status: ingestjob.JobSucceeded, DryRun: true, Project: p.Name, File: file,
+		Read: res.Read, Staged: res.Counts.Total, Valid: res.Counts.Valid, Invalid: res.Counts.Invalid,
+		Duplicates: res.Duplicates, Lookups: res.LookupMisses, ErrorRate: res.Counts.ErrorRate(),
+		Errors: res.Errors, Duration: time.Since(start).Seconds(),
+	}
+	if out.Errors == nil {
+		out.Errors = []validate.Error{}
+	}
+	if runErr != nil {
+		out.Status, out.Error = ingestjob.JobFailed, runErr.Error()
+	}
+	w := cmd.OutOrStdout()
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printRun(w, &out)
+	}
+	var exceeded *staging.ErrorRateExceededError
+	switch {
+	case errors.As(runErr, &exceeded):
+		return &exitError{code: exitFailed}
+	case runErr != nil:
+		return &exitError{code: exitFailed, err: runErr}
+	case out.Invalid > 0:
+		return &exitError{code: exitPartial}
+	}
+	return nil
+}
+
+func printRun(w io.Writer, r *runResult) {
+	fmt.Fprintf(w, "job %d (dry run, nothing uploaded): %s\n", r.Job, r.Status)
+	fmt.Fprintf(w, "%s: %d read, %d valid, %d invalid", r.File, r.Read, r.Valid, r.Invalid)
+	if r.Duplicates > 0 || r.Lookups > 0 {
+		fmt.Fprintf(w, " (%d duplicates, %d lookup misses)", r.Duplicates, r.Lookups)
+	}
+	fmt.Fprintf(w, " in %.1fs\n", r.Duration)
+	if r.Error != "" {
+		fmt.Fprintf(w, "job failed: %s\n", r.Error)
+	}
+	if len(r.Errors) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nfirst errors:\n")
+	for i := range r.Errors {
+		fmt.Fprintf(w, "  row %d: %s\n", r.Errors[i].Row, r.Errors[i].Error())
+	}
+	if r.Invalid > int64(len(r.Errors)) {
+		fmt.Fprintf(w, "  ... all %d invalid rows are in staging for job %d\n", r.Invalid, r.Job)
+	}
+}

@@ -1,0 +1,109 @@
+package staging
+
+import (
+	"context"
+	"fmt"
+)
+
+// Counts are a job's staged rows by status.
+type Counts struct {
+	Total    int64 `json:"total"`
+	Valid    int64 `json:"valid"`
+	Invalid  int64 `json:"invalid"`
+	Uploaded int64 `json:"uploaded"`
+	Imported int64 `json:"imported"`
+	Rejected int64 `json:"rejected"`
+	Fixed    int64 `json:"fixed"`
+	Skipped  int64 `json:"skipped"`
+}
+
+// ErrorRate is the share of invalid rows, 0 for an empty job.
+func (c Counts) ErrorRate() float64 {
+	if c.Total == 0 {
+		return 0
+	}
+	return float64(c.Invalid) / float64(c.Total)
+}
+
+func (c *Counts) add(s Status, n int64) {
+	switch s {
+	case StatusValid:
+		c.Valid += n
+	case StatusInvalid:
+		c.Invalid += n
+	case StatusUploaded:
+		c.Uploaded += n
+	case StatusImported:
+		c.Imported += n
+	case StatusRejected:
+		c.Rejected += n
+	case StatusFixed:
+		c.Fixed += n
+	case StatusSkipped:
+		c.Skipped += n
+	}
+	c.Total += n
+}
+
+// Counts returns a job's rows by status.
+func (s *Store) Counts(ctx context.Context, job int64) (Counts, error) {
+	var c Counts
+	if err := s.exists(ctx, job); err != nil {
+		return c, err
+	}
+	rows, err := s.pool.Query(ctx, "SELECT status, count(*) FROM "+rowsTable(job)+" GROUP BY status")
+	if err != nil {
+		return c, fmt.Errorf("counting staged rows of job %d: %w", job, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st Status
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return c, fmt.Errorf("counting staged rows of job %d: %w", job, err)
+		}
+		c.add(st, n)
+	}
+	if err := rows.Err(); err != nil {
+		return c, fmt.Errorf("counting staged rows of job %d: %w", job, err)
+	}
+	return c, nil
+}
+
+// exists returns ErrNoJob (wrapped) when a job has no staging area.
+func (s *Store) exists(ctx context.Context, job int64) error {
+	var ok bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM staging_jobs WHERE job_id = $1)`, job).Scan(&ok); err != nil {
+		return fmt.Errorf("looking up staging of job %d: %w", job, err)
+	}
+	if !ok {
+		return fmt.Errorf("job %d: %w", job, ErrNoJob)
+	}
+	return nil
+}
+
+// ErrorRateExceededError is the decision that a job fails before anything is uploaded
+// because too many of its rows are invalid (on_errors.max_error_rate).
+type ErrorRateExceededError struct {
+	Invalid, Total int64
+	Rate, Max      float64
+}
+
+func (e *ErrorRateExceededError) Error() string {
+	return fmt.Sprintf("%d of %d rows invalid (%.2f%%), above on_errors.max_error_rate %.2f%%",
+		e.Invalid, e.Total, 100*e.Rate, 100*e.Max)
+}
+
+// CheckErrorRate decides whether a job with counts c may upload: it returns an
+// *ErrorRateExceededError when the share of invalid rows is above max. A nil max means
+// the default of 1: row errors alone never fail a job.
+func CheckErrorRate(c Counts, max *float64) error {
+	limit := 1.0
+	if max != nil {
+		limit = *max
+	}
+	if rate := c.ErrorRate(); rate > limit {
+		return &ErrorRateExceededError{Invalid: c.Invalid, Total: c.Total, Rate: rate, Max: limit}
+	}
+	return nil
+}
