@@ -69,6 +69,34 @@ type fieldCheck struct {
 	oneOf      []string
 	pattern    *regexp.Regexp
 	patternSrc string
+	// steps are the value rules this field has, in checking order: a row checks only
+	// what was configured.
+	steps []Rule
+}
+
+// valueRules is the order value rules are checked in, after required and type.
+var valueRules = [...]Rule{RuleMaxLength, RuleMin, RuleMax, RuleOneOf, RulePattern}
+
+func (fc *fieldCheck) plan() {
+	fc.steps = fc.steps[:0]
+	for _, r := range valueRules {
+		set := false
+		switch r {
+		case RuleMaxLength:
+			set = fc.maxLen > 0
+		case RuleMin:
+			set = fc.min != nil
+		case RuleMax:
+			set = fc.max != nil
+		case RuleOneOf:
+			set = fc.oneOf != nil
+		case RulePattern:
+			set = fc.pattern != nil
+		}
+		if set {
+			fc.steps = append(fc.steps, r)
+		}
+	}
 }
 
 // condRule is a catalog conditional requirement over row indexes (-1: not mapped).
@@ -185,6 +213,9 @@ func CompileRowRules(p *config.Project, fields []string, cat *catalog.Catalog) (
 	}
 	if len(probs) > 0 {
 		return nil, probs
+	}
+	for _, fc := range rr.checks {
+		fc.plan()
 	}
 	if rr.hasWhen {
 		rr.pool.New = func() any {
@@ -329,9 +360,8 @@ func (fc *fieldCheck) check(v string) (string, Rule) {
 
 // after runs the checks that follow rule (all of them for ""), returning the first failure.
 func (fc *fieldCheck) after(v string, rule Rule) (string, Rule) {
-	order := [...]Rule{RuleMaxLength, RuleMin, RuleMax, RuleOneOf, RulePattern}
 	started := rule == ""
-	for _, r := range order {
+	for _, r := range fc.steps {
 		if !started {
 			started = r == rule
 			continue
