@@ -51,9 +51,9 @@ func (e *HTTPError) Error() string {
 	return b.String()
 }
 
-// notRegistered reports the 400 "... were not found" F&O returns for an execution
+// IsExecutionNotFound reports the 400 "... were not found" F&O returns for an execution
 // that does not exist yet (dmf-api.md §2.5). The text is the only signal F&O gives.
-func notRegistered(err error) bool {
+func IsExecutionNotFound(err error) bool {
 	var he *HTTPError
 	return errors.As(err, &he) && he.StatusCode == 400 &&
 		strings.Contains(strings.ToLower(he.Message), "were not found")

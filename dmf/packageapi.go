@@ -200,7 +200,7 @@ func (c *Client) executionExists(ctx context.Context, group, executionID string)
 	switch {
 	case serr == nil:
 		return st != StatusUnknown, nil
-	case notRegistered(serr):
+	case IsExecutionNotFound(serr):
 		return false, nil
 	case derr == nil:
 		return false, nil // the job details said "no such execution"

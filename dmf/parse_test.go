@@ -219,7 +219,7 @@ RequestId:1</Message></Error>`))
 	assert.Equal(t, "AuthenticationFailed", e.Code)
 	assert.Equal(t, "Signature did not match.", e.Message)
 
-	assert.True(t, notRegistered(newHTTPError("GetExecutionSummaryStatus", "POST", "u", 400,
+	assert.True(t, IsExecutionNotFound(newHTTPError("GetExecutionSummaryStatus", "POST", "u", 400,
 		[]byte(`{"error":{"message":"The execution records were not found."}}`))))
 }
 

@@ -40,7 +40,7 @@ func (c *Client) WaitForExecution(ctx context.Context, executionID string) (Exec
 	err := c.poll(ctx, "waiting for execution "+executionID, func(ctx context.Context, elapsed time.Duration) (bool, error) {
 		st, err := c.GetExecutionSummaryStatus(ctx, executionID)
 		if err != nil {
-			if notRegistered(err) && elapsed < c.opts.Poll.NotFoundGrace {
+			if IsExecutionNotFound(err) && elapsed < c.opts.Poll.NotFoundGrace {
 				c.log.Debug("dmf: execution not registered yet", "execution", executionID)
 				return false, nil
 			}

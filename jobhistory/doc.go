@@ -23,5 +23,14 @@
 // A file whose job died without an outcome stays "taken" and keeps counting as imported
 // until its job is resumed and finishes (or is failed by whoever reclaims it).
 //
+// # Jobs, chunks, executions, events
+//
+// Store keeps the rest of the trail: a job's row (trigger, cron tick, stage, status, counts
+// per stage, error, times), its chunks (the row ranges cut for upload, their lane, status
+// and upload attempt), the DMF executions sent for them (recorded before the call, so a
+// crash after sending is asked about, never re-sent blindly; then submitted, polled,
+// finished) and the job's event timeline. It records; the worker package decides what
+// runs next.
+//
 // All methods run on a DBTX: a pool, a connection or a transaction.
 package jobhistory

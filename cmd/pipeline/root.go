@@ -24,6 +24,7 @@ and exports the other way. Projects are declared in a YAML config file.`,
 		newMigrateCmd(),
 		newPreviewCmd(),
 		newRunCmd(),
+		newServeCmd(),
 	)
 	return root
 }

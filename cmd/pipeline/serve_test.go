@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
+	"github.com/dmfpipe/dmfpipe/scheduler"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestServeHealthReadyMetricsAndGracefulStop(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "in"), 0o755))
+	cfg := filepath.Join(dir, "pipeline.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`database:
+  url: %s
+console: { addr: "%s" }
+environments:
+  emu: { url: http://127.0.0.1:1, tenant: t, client_id: c, client_secret: s }
+connections:
+  drop: { type: local, root: %s }
+projects:
+  - name: customers
+    kind: import
+    environment: emu
+    schedule: "0 2 * * *"
+    timezone: Europe/Amsterdam
+    source: { connection: drop, path: in, pattern: "*.csv" }
+    format: { type: csv }
+    target: { entity: Customers V3, legal_entity: USMF, definition_group: CUST }
+    mapping:
+      CUSTOMERACCOUNT:   { from: Account }
+      CUSTOMERGROUPID:   { from: Group }
+      SALESCURRENCYCODE: { const: EUR }
+`, testsvc.Database(t), addr, dir)), 0o600))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	root := newRootCmd()
+	root.SetArgs([]string{"serve", "-c", cfg})
+	root.SetOut(&out)
+	root.SetErr(&out)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+
+	base := "http://" + addr
+	require.Eventually(t, func() bool {
+		code, _ := get(t, base+"/readyz")
+		return code == http.StatusOK
+	}, 30*time.Second, 50*time.Millisecond, out.String())
+	code, body := get(t, base+"/healthz")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "ok\n", body)
+	assert.Contains(t, out.String(), "serving 1 projects")
+
+	// The discover of a run-now is a River job: it shows in the stage counters.
+	_, err := runNowForTest(ctx, cfg)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, body := get(t, base+"/metrics")
+		return bytes.Contains([]byte(body), []byte(`dmfpipe_stage_jobs_total{kind="dmfpipe.discover",outcome="completed"}`))
+	}, 30*time.Second, 100*time.Millisecond)
+	_, body = get(t, base+"/metrics")
+	assert.Contains(t, body, "go_goroutines")
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	code, _ = get(t, base+"/healthz")
+	assert.Zero(t, code, "the listener is closed")
+}
+
+// runNowForTest inserts a run-now discover through an insert-only River client, as the
+// console would.
+func runNowForTest(ctx context.Context, cfgPath string) (int64, error) {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return 0, err
+	}
+	pool, err := pgxpool.New(ctx, cfg.Database.URL.Value())
+	if err != nil {
+		return 0, err
+	}
+	defer pool.Close()
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		return 0, err
+	}
+	return scheduler.RunNow(ctx, client, cfg.Projects[0].Name)
+}

@@ -1,0 +1,125 @@
+package jobhistory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Execution is one DMF execution sent (or about to be sent) to F&O.
+type Execution struct {
+	ID              string
+	JobID           int64
+	ChunkNo         int
+	Attempt         int
+	Environment     string
+	DefinitionGroup string
+	LegalEntity     string
+	// Operation is "import" or "export".
+	Operation string
+	BlobID    string
+	// DMFStatus is the last DMFExecutionSummaryStatus seen, empty before the first poll.
+	DMFStatus string
+	Polls     int
+	// SubmittedAt is when F&O accepted the execution; zero while it is only recorded as
+	// about to be sent (a crash in between leaves it so).
+	SubmittedAt  time.Time
+	LastPolledAt time.Time
+	FinishedAt   time.Time
+	Error        string
+}
+
+// RecordExecution records that an execution is about to be sent. Recording an id that
+// exists changes nothing: the row is the proof that it may have been sent.
+func (s *Store) RecordExecution(ctx context.Context, e Execution) error {
+	op := e.Operation
+	if op == "" {
+		op = "import"
+	}
+	if _, err := s.db.Exec(ctx, `
+		INSERT INTO dmf_executions (execution_id, job_id, chunk_no, attempt, environment, definition_group,
+		                            legal_entity, operation, blob_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (execution_id) DO NOTHING`,
+		e.ID, e.JobID, e.ChunkNo, e.Attempt, e.Environment, e.DefinitionGroup, e.LegalEntity, op, nullString(e.BlobID)); err != nil {
+		return fmt.Errorf("recording execution %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// Execution returns one execution; ok is false when there is none.
+func (s *Store) Execution(ctx context.Context, id string) (e Execution, ok bool, err error) {
+	var (
+		chunk                       *int
+		blob, status, execErr       *string
+		submitted, polled, finished *time.Time
+	)
+	err = s.db.QueryRow(ctx, `
+		SELECT execution_id, job_id, chunk_no, attempt, environment, definition_group, legal_entity, operation,
+		       blob_id, dmf_status, polls, submitted_at, last_polled_at, finished_at, error
+		FROM dmf_executions WHERE execution_id = $1`, id).Scan(
+		&e.ID, &e.JobID, &chunk, &e.Attempt, &e.Environment, &e.DefinitionGroup, &e.LegalEntity, &e.Operation,
+		&blob, &status, &e.Polls, &submitted, &polled, &finished, &execErr)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, fmt.Errorf("reading execution %s: %w", id, err)
+	}
+	if chunk != nil {
+		e.ChunkNo = *chunk
+	}
+	for _, p := range []struct{ dst, src *string }{{&e.BlobID, blob}, {&e.DMFStatus, status}, {&e.Error, execErr}} {
+		if p.src != nil {
+			*p.dst = *p.src
+		}
+	}
+	for _, p := range []struct{ dst, src *time.Time }{{&e.SubmittedAt, submitted}, {&e.LastPolledAt, polled}, {&e.FinishedAt, finished}} {
+		if p.src != nil {
+			*p.dst = *p.src
+		}
+	}
+	return e, true, nil
+}
+
+// ExecutionIDs returns the ids of a job's executions by chunk and attempt.
+func (s *Store) ExecutionIDs(ctx context.Context, job int64) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT execution_id FROM dmf_executions WHERE job_id = $1 ORDER BY chunk_no, attempt`, job)
+	if err != nil {
+		return nil, fmt.Errorf("reading the executions of job %d: %w", job, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("reading the executions of job %d: %w", job, err)
+	}
+	return ids, nil
+}
+
+func (s *Store) execExecution(ctx context.Context, id, what, sql string, args ...any) error {
+	tag, err := s.db.Exec(ctx, sql, append([]any{id}, args...)...)
+	if err != nil {
+		return fmt.Errorf("%s execution %s: %w", what, id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s execution %s: not recorded", what, id)
+	}
+	return nil
+}
+
+// SetSubmitted records that F&O accepted an execution, with the blob it imports.
+func (s *Store) SetSubmitted(ctx context.Context, id, blobID string) error {
+	return s.execExecution(ctx, id, "submitting", `
+		UPDATE dmf_executions SET submitted_at = coalesce(submitted_at, now()), blob_id = coalesce($2, blob_id)
+		WHERE execution_id = $1`, nullString(blobID))
+}
+
+// RecordPoll records a status seen for an execution; a final status sets its end time
+// and msg its error ("" for none).
+func (s *Store) RecordPoll(ctx context.Context, id, status string, final bool, msg string) error {
+	return s.execExecution(ctx, id, "recording a poll of", `
+		UPDATE dmf_executions SET dmf_status = $2, polls = polls + 1, last_polled_at = now(),
+		       finished_at = CASE WHEN $3 THEN coalesce(finished_at, now()) END, error = coalesce($4, error)
+		WHERE execution_id = $1`, status, final, nullString(msg))
+}

@@ -1,0 +1,251 @@
+package jobhistory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrJobNotFound is returned (wrapped) for a job id that does not exist.
+var ErrJobNotFound = errors.New("job not found")
+
+// The statuses of a job (jobs.status).
+const (
+	JobQueued             = "queued"
+	JobRunning            = "running"
+	JobSucceeded          = "succeeded"
+	JobPartiallySucceeded = "partially_succeeded"
+	JobFailed             = "failed"
+	JobCanceled           = "canceled"
+	JobSkipped            = "skipped"
+)
+
+// JobTerminal reports whether a job status is final.
+func JobTerminal(status string) bool {
+	switch status {
+	case JobSucceeded, JobPartiallySucceeded, JobFailed, JobCanceled, JobSkipped:
+		return true
+	}
+	return false
+}
+
+// JobCounts are a job's rows at each stage.
+type JobCounts struct {
+	Read     int64 `json:"read"`
+	Staged   int64 `json:"staged"`
+	Invalid  int64 `json:"invalid"`
+	Uploaded int64 `json:"uploaded"`
+	Imported int64 `json:"imported"`
+	Rejected int64 `json:"rejected"`
+}
+
+// Job is one row of the jobs table.
+type Job struct {
+	ID      int64
+	Project string
+	Kind    string
+	Trigger string
+	// ScheduledFor is the cron tick of a scheduled job; zero otherwise.
+	ScheduledFor time.Time
+	Status       string
+	Stage        string
+	// SourceFileID is the ledger entry of the job's file; 0 when none.
+	SourceFileID int64
+	Environment  string
+	LegalEntity  string
+	Counts       JobCounts
+	ChunksTotal  int
+	// Error says why the job failed or was skipped; empty otherwise.
+	Error      string
+	CreatedAt  time.Time
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// NewJob is what CreateJob records.
+type NewJob struct {
+	Project string
+	// Kind is "import" or "export".
+	Kind         string
+	Trigger      string
+	ScheduledFor time.Time
+	SourceFileID int64
+	Environment  string
+	LegalEntity  string
+}
+
+// Store reads and writes jobs, chunks, DMF executions and job events.
+type Store struct {
+	db DBTX
+}
+
+// NewStore returns the job history in db (a pool, a connection or a transaction).
+func NewStore(db DBTX) *Store { return &Store{db: db} }
+
+func nullInt(n int64) *int64 {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
+// CreateJob records a queued job and returns its id.
+func (s *Store) CreateJob(ctx context.Context, j NewJob) (int64, error) {
+	kind := j.Kind
+	if kind == "" {
+		kind = "import"
+	}
+	var id int64
+	err := s.db.QueryRow(ctx, `
+		INSERT INTO jobs (project, kind, trigger, scheduled_for, source_file_id, environment, legal_entity)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		j.Project, kind, j.Trigger, nullTime(j.ScheduledFor), nullInt(j.SourceFileID),
+		nullString(j.Environment), nullString(j.LegalEntity)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("recording a job of project %s: %w", j.Project, err)
+	}
+	return id, nil
+}
+
+// TickTaken reports whether project already has a job for the cron tick at.
+func (s *Store) TickTaken(ctx context.Context, project string, at time.Time) (bool, error) {
+	var ok bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM jobs WHERE project = $1 AND scheduled_for = $2)`,
+		project, at).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("looking up the jobs of project %s at %s: %w", project, at, err)
+	}
+	return ok, nil
+}
+
+// Job returns one job.
+func (s *Store) Job(ctx context.Context, id int64) (*Job, error) {
+	var (
+		j                                Job
+		scheduled, started, finished     *time.Time
+		fileID                           *int64
+		environment, legalEntity, jobErr *string
+	)
+	err := s.db.QueryRow(ctx, `
+		SELECT id, project, kind, trigger, scheduled_for, status, stage, source_file_id, environment,
+		       legal_entity, rows_read, rows_staged, rows_invalid, rows_uploaded, rows_imported,
+		       rows_rejected, chunks_total, error, created_at, started_at, finished_at
+		FROM jobs WHERE id = $1`, id).Scan(
+		&j.ID, &j.Project, &j.Kind, &j.Trigger, &scheduled, &j.Status, &j.Stage, &fileID, &environment,
+		&legalEntity, &j.Counts.Read, &j.Counts.Staged, &j.Counts.Invalid, &j.Counts.Uploaded, &j.Counts.Imported,
+		&j.Counts.Rejected, &j.ChunksTotal, &jobErr, &j.CreatedAt, &started, &finished)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("job %d: %w", id, ErrJobNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading job %d: %w", id, err)
+	}
+	for _, p := range []struct {
+		dst *time.Time
+		src *time.Time
+	}{{&j.ScheduledFor, scheduled}, {&j.StartedAt, started}, {&j.FinishedAt, finished}} {
+		if p.src != nil {
+			*p.dst = *p.src
+		}
+	}
+	for _, p := range []struct {
+		dst *string
+		src *string
+	}{{&j.Environment, environment}, {&j.LegalEntity, legalEntity}, {&j.Error, jobErr}} {
+		if p.src != nil {
+			*p.dst = *p.src
+		}
+	}
+	if fileID != nil {
+		j.SourceFileID = *fileID
+	}
+	return &j, nil
+}
+
+// exec runs a statement that must change exactly the job's row.
+func (s *Store) exec(ctx context.Context, id int64, what, sql string, args ...any) error {
+	tag, err := s.db.Exec(ctx, sql, append([]any{id}, args...)...)
+	if err != nil {
+		return fmt.Errorf("%s of job %d: %w", what, id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s of job %d: %w", what, id, ErrJobNotFound)
+	}
+	return nil
+}
+
+// SetStage marks a job running in stage (its start time is kept from the first call).
+func (s *Store) SetStage(ctx context.Context, id int64, stage string) error {
+	return s.exec(ctx, id, "setting the stage", `
+		UPDATE jobs SET status = 'running', stage = $2, started_at = coalesce(started_at, now()), updated_at = now()
+		WHERE id = $1 AND status IN ('queued', 'running')`, stage)
+}
+
+// SetStaged records the counts of the ingest stage.
+func (s *Store) SetStaged(ctx context.Context, id int64, read, staged, invalid int64) error {
+	return s.exec(ctx, id, "recording the staged counts", `
+		UPDATE jobs SET rows_read = $2, rows_staged = $3, rows_invalid = $4, updated_at = now() WHERE id = $1`,
+		read, staged, invalid)
+}
+
+// SetChunksTotal records how many chunks a job's valid rows were cut into.
+func (s *Store) SetChunksTotal(ctx context.Context, id int64, n int) error {
+	return s.exec(ctx, id, "recording the chunks", `UPDATE jobs SET chunks_total = $2, updated_at = now() WHERE id = $1`, n)
+}
+
+// SetError records why a job failed (or was skipped) without ending it.
+func (s *Store) SetError(ctx context.Context, id int64, msg string) error {
+	return s.exec(ctx, id, "recording the error", `UPDATE jobs SET error = $2, updated_at = now() WHERE id = $1`, msg)
+}
+
+// Finish ends a job with status and its final counts. msg is its error ("" keeps the one
+// recorded). Finishing an ended job again is allowed and changes nothing but the counts.
+func (s *Store) Finish(ctx context.Context, id int64, status string, c JobCounts, msg string) error {
+	if !JobTerminal(status) {
+		return fmt.Errorf("finishing job %d: %q is not a final status", id, status)
+	}
+	return s.exec(ctx, id, "finishing", `
+		UPDATE jobs SET status = $2, stage = 'finalize', rows_read = $3, rows_staged = $4, rows_invalid = $5,
+		       rows_uploaded = $6, rows_imported = $7, rows_rejected = $8, error = coalesce($9, error),
+		       started_at = coalesce(started_at, now()), finished_at = coalesce(finished_at, now()), updated_at = now()
+		WHERE id = $1`,
+		status, c.Read, c.Staged, c.Invalid, c.Uploaded, c.Imported, c.Rejected, nullString(msg))
+}
+
+// Event is one entry of a job's timeline.
+type Event struct {
+	At      time.Time
+	Stage   string
+	Level   string
+	Message string
+	Attrs   map[string]any
+}
+
+// AddEvent appends an entry to a job's timeline; level is debug, info, warn or error.
+func (s *Store) AddEvent(ctx context.Context, job int64, stage, level, msg string, attrs map[string]any) error {
+	if _, err := s.db.Exec(ctx, `INSERT INTO job_events (job_id, stage, level, message, attrs) VALUES ($1, $2, $3, $4, $5)`,
+		job, stage, level, msg, attrs); err != nil {
+		return fmt.Errorf("recording an event of job %d: %w", job, err)
+	}
+	return nil
+}
+
+// Events returns a job's timeline, oldest first.
+func (s *Store) Events(ctx context.Context, job int64) ([]Event, error) {
+	rows, err := s.db.Query(ctx, `SELECT at, stage, level, message, attrs FROM job_events WHERE job_id = $1 ORDER BY at, id`, job)
+	if err != nil {
+		return nil, fmt.Errorf("reading the events of job %d: %w", job, err)
+	}
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+		var e Event
+		err := r.Scan(&e.At, &e.Stage, &e.Level, &e.Message, &e.Attrs)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the events of job %d: %w", job, err)
+	}
+	return events, nil
+}

@@ -1,0 +1,131 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// The River queues of the import stages (scheduler.Queue holds the discover jobs).
+const (
+	QueueIngest   = "ingest"
+	QueueUpload   = "upload"
+	QueuePoll     = "poll"
+	QueueFinalize = "finalize"
+	QueueNotify   = "notify"
+)
+
+// stage is one import stage's River settings.
+type stage struct {
+	// timeout bounds one attempt of a job.
+	timeout time.Duration
+	// maxAttempts is how many times a failing job runs before it is discarded.
+	maxAttempts int
+	// backoff is the wait after the first failure; it doubles up to maxBackoff.
+	backoff, maxBackoff time.Duration
+}
+
+// The stages' settings. Ingest streams whole files (a million rows is minutes, a
+// slow SFTP server more), upload waits for ImportFromPackage (up to the dmf client's
+// 30-minute long request timeout, retries included) and the blob upload; poll and
+// finalize make a handful of calls. The River client's rescue window (rescueAfter)
+// must be longer than the longest timeout.
+var (
+	stageDiscover = stage{timeout: 10 * time.Minute, maxAttempts: 5, backoff: 10 * time.Second, maxBackoff: 5 * time.Minute}
+	stageIngest   = stage{timeout: 6 * time.Hour, maxAttempts: 5, backoff: 30 * time.Second, maxBackoff: 15 * time.Minute}
+	stageUpload   = stage{timeout: 2 * time.Hour, maxAttempts: 10, backoff: 15 * time.Second, maxBackoff: 15 * time.Minute}
+	stagePoll     = stage{timeout: 30 * time.Minute, maxAttempts: 20, backoff: 10 * time.Second, maxBackoff: 10 * time.Minute}
+	stageFinalize = stage{timeout: 30 * time.Minute, maxAttempts: 10, backoff: 10 * time.Second, maxBackoff: 10 * time.Minute}
+	stageNotify   = stage{timeout: 5 * time.Minute, maxAttempts: 8, backoff: 30 * time.Second, maxBackoff: 30 * time.Minute}
+)
+
+// rescueAfter is how long a running job may go before River takes it for stuck and
+// runs it again elsewhere: longer than the longest stage timeout.
+const rescueAfter = 7 * time.Hour
+
+// nextRetry is when a job that failed its attempt-th run is tried again.
+func (s stage) nextRetry(attempt int) time.Time {
+	d := s.backoff
+	for i := 1; i < attempt && d < s.maxBackoff; i++ {
+		d *= 2
+	}
+	return time.Now().Add(min(d, s.maxBackoff))
+}
+
+// IngestArgs reads a job's file into staging and plans its chunks.
+type IngestArgs struct {
+	JobID int64 `json:"job_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (IngestArgs) Kind() string { return "dmfpipe.ingest" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts. One ingest per job is ever waiting
+// or running.
+func (IngestArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueIngest, MaxAttempts: stageIngest.maxAttempts, UniqueOpts: uniqueUnfinished}
+}
+
+// UploadArgs sends one chunk of a job to F&O.
+type UploadArgs struct {
+	JobID   int64 `json:"job_id" river:"unique"`
+	ChunkNo int   `json:"chunk_no" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (UploadArgs) Kind() string { return "dmfpipe.upload" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (UploadArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueUpload, MaxAttempts: stageUpload.maxAttempts, UniqueOpts: uniqueUnfinished}
+}
+
+// PollArgs follows one DMF execution until it ends.
+type PollArgs struct {
+	ExecutionID string `json:"execution_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (PollArgs) Kind() string { return "dmfpipe.poll" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (PollArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueuePoll, MaxAttempts: stagePoll.maxAttempts, UniqueOpts: uniqueUnfinished}
+}
+
+// FinalizeArgs ends a job once every chunk has.
+type FinalizeArgs struct {
+	JobID int64 `json:"job_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (FinalizeArgs) Kind() string { return "dmfpipe.finalize" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts. The last two chunks may end at once
+// and both offer the finalize: it is inserted once.
+func (FinalizeArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueFinalize, MaxAttempts: stageFinalize.maxAttempts,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: rivertype.JobStates()}}
+}
+
+// NotifyArgs tells a project's people how a job ended.
+type NotifyArgs struct {
+	JobID int64 `json:"job_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (NotifyArgs) Kind() string { return "dmfpipe.notify" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (NotifyArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueNotify, MaxAttempts: stageNotify.maxAttempts,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: rivertype.JobStates()}}
+}
+
+// uniqueUnfinished makes a job unique among those not yet finished: a stage re-offered
+// while its job waits or runs is inserted once, and may run again after it finished.
+var uniqueUnfinished = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}}

@@ -1,0 +1,46 @@
+package worker
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dmfpipe/dmfpipe/jobhistory"
+)
+
+// BenchmarkImportEndToEnd imports a 100k-row CSV from a local folder into the emulator
+// (10 chunks over 2 lanes) per iteration, and reports rows/s and the time spent from the
+// job's creation to the end of each stage (from its event timeline).
+func BenchmarkImportEndToEnd(b *testing.B) {
+	const rows = 100_000
+	bb := setup(b, testOpts{chunkRows: 10_000, lanes: 2})
+	hist := jobhistory.NewStore(bb.pool)
+	stageEnd := map[string]time.Duration{}
+	var total time.Duration
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		name := fmt.Sprintf("bench_%d.csv", i)
+		// Each iteration's content differs, so that none is a duplicate.
+		bb.drop(b, name, customersCSV(rows, func(_ int, account, _ *string) { *account = fmt.Sprintf("%s-%d", *account, i) }))
+		b.StartTimer()
+		start := time.Now()
+		s := bb.startOne(b, name, false)
+		total += time.Since(start)
+		require.Equal(b, jobhistory.JobSucceeded, s.Status, s.Error)
+		b.StopTimer()
+		j, err := hist.Job(b.Context(), s.ID)
+		require.NoError(b, err)
+		events, err := hist.Events(b.Context(), s.ID)
+		require.NoError(b, err)
+		for _, e := range events {
+			stageEnd[e.Stage] = max(stageEnd[e.Stage], e.At.Sub(j.CreatedAt))
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(rows*b.N)/total.Seconds(), "rows/s")
+	for _, stage := range []string{"ingest", "chunk", "upload", "poll", "finalize"} {
+		b.ReportMetric(stageEnd[stage].Seconds(), stage+"-end-s")
+	}
+}

@@ -1,0 +1,27 @@
+// Package worker runs dmfpipe's import stages as River jobs: it owns the River client
+// (queues, workers, timeouts, retries, the scheduler's periodic jobs) and wires the
+// packages that hold the logic together. Each worker is a thin adapter:
+//
+//	discover  (scheduler.DiscoverArgs)  list the source; take each stable, new file:
+//	                                    ledger entry + jobs row + ingest job in one transaction
+//	ingest    (IngestArgs)              read → map → validate → COPY (ingestjob.Stage), the
+//	                                    content hash against the ledger (a duplicate is skipped
+//	                                    and archived), the error-rate decision, the chunk plan
+//	                                    and one upload job per chunk
+//	upload    (UploadArgs)              package streamed from staging, blob, ImportFromPackage
+//	                                    under a cluster-wide lock per definition group (lane)
+//	poll      (PollArgs)                execution status, snoozing between polls; F&O's errors
+//	                                    onto the chunk's rows; the finalize after the last chunk
+//	finalize  (FinalizeArgs)            job status and counts, file to archive / errors folder
+//	notify    (NotifyArgs)              the notification, retried on its own
+//
+// Idempotency: every stage may run again after a crash. A chunk's execution id is
+// <project>-<job>-<chunk>-<attempt> and is recorded (dmf_executions) before
+// ImportFromPackage is called; an upload that finds its execution recorded asks F&O
+// before sending anything again. Row statuses move valid → uploaded → imported or
+// rejected, and a stage's database changes commit together with the next stage's job.
+//
+// Stage timeouts are sized for bulk work (an ingest may take hours) and River's rescue
+// window is longer than the longest one. Errors that retrying cannot fix cancel the River
+// job after recording the failure on the import job; others are retried with backoff.
+package worker

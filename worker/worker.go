@@ -1,0 +1,226 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/dmfpipe/dmfpipe/config"
+	"github.com/dmfpipe/dmfpipe/dmf"
+	"github.com/dmfpipe/dmfpipe/dmf/catalog"
+	"github.com/dmfpipe/dmfpipe/ingest"
+	"github.com/dmfpipe/dmfpipe/jobhistory"
+	"github.com/dmfpipe/dmfpipe/notify"
+	"github.com/dmfpipe/dmfpipe/scheduler"
+	"github.com/dmfpipe/dmfpipe/staging"
+
+	// The source backends a project's connection may name.
+	_ "github.com/dmfpipe/dmfpipe/ingest/azblob"
+	_ "github.com/dmfpipe/dmfpipe/ingest/local"
+	_ "github.com/dmfpipe/dmfpipe/ingest/sftp"
+)
+
+// Deps are what a Worker works with.
+type Deps struct {
+	// Pool is the database (dmfpipe's schema and River's, see migrations.Up). Required.
+	Pool *pgxpool.Pool
+	// Config is the loaded configuration. Required.
+	Config *config.Config
+	// Catalog is the entity catalog. Defaults to catalog.Default().
+	Catalog *catalog.Catalog
+	// Logger receives the workers' and River's logs. Defaults to discarding.
+	Logger *slog.Logger
+	// DMF returns the client of an F&O environment. Defaults to a client built from the
+	// environment's configuration (one per environment, reused).
+	DMF func(envName string) (*dmf.Client, error)
+	// Notifier sends the notifications of projects that ask for them. Optional: without
+	// it no notify job is inserted.
+	Notifier notify.Sender
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+	// Periodic registers the scheduler's periodic jobs (one per scheduled project):
+	// true for `serve`, false for a foreground run.
+	Periodic bool
+	// ID names this node in River's job records. Defaults to River's (host name and time).
+	ID string
+	// Tune, when set, adjusts the River configuration before the client is built (tests
+	// shorten the fetch intervals with it).
+	Tune func(*river.Config)
+}
+
+// Worker owns the River client that runs the import stages.
+type Worker struct {
+	pool     *pgxpool.Pool
+	cfg      *config.Config
+	cat      *catalog.Catalog
+	log      *slog.Logger
+	dmf      func(envName string) (*dmf.Client, error)
+	notifier notify.Sender
+	now      func() time.Time
+
+	client  *river.Client[pgx.Tx]
+	watcher *ingest.Watcher
+	staging *staging.Store
+	sched   *scheduler.Store
+
+	mu       sync.Mutex
+	compiled map[string]*compiledProject
+	gates    map[string]chan struct{} // by environment/definition group, see withGroupLock
+}
+
+// New builds a Worker and its River client; nothing is started (see Start).
+func New(d Deps) (*Worker, error) {
+	if d.Pool == nil || d.Config == nil {
+		return nil, errors.New("worker: a pool and a config are required")
+	}
+	w := &Worker{
+		pool: d.Pool, cfg: d.Config, cat: d.Catalog, log: d.Logger, dmf: d.DMF, notifier: d.Notifier, now: d.Now,
+		staging:  staging.NewStore(d.Pool),
+		sched:    &scheduler.Store{DB: d.Pool, Projects: d.Config.Projects},
+		compiled: map[string]*compiledProject{},
+		gates:    map[string]chan struct{}{},
+	}
+	if w.cat == nil {
+		w.cat = catalog.Default()
+	}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	if w.dmf == nil {
+		w.dmf = clientsFromConfig(d.Config, w.log)
+	}
+	w.watcher = ingest.NewWatcher(w.now)
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &discoverWorker{w: w})
+	river.AddWorker(workers, &ingestWorker{w: w})
+	river.AddWorker(workers, &uploadWorker{w: w})
+	river.AddWorker(workers, &pollWorker{w: w})
+	river.AddWorker(workers, &finalizeWorker{w: w})
+	river.AddWorker(workers, &notifyWorker{w: w})
+	rc := &river.Config{
+		ID:     d.ID,
+		Logger: w.log,
+		Queues: map[string]river.QueueConfig{
+			scheduler.Queue: {MaxWorkers: 2},
+			// Ingest is CPU-bound (read, map, validate) and runs its own goroutines.
+			QueueIngest: {MaxWorkers: 1},
+			// Uploads build and send packages; ImportFromPackage itself is serialised
+			// per definition group (lane) by an advisory lock.
+			QueueUpload:   {MaxWorkers: 4},
+			QueuePoll:     {MaxWorkers: 10},
+			QueueFinalize: {MaxWorkers: 2},
+			QueueNotify:   {MaxWorkers: 2},
+		},
+		Workers:              workers,
+		RescueStuckJobsAfter: rescueAfter,
+		// The scheduler's catch-up relies on finished discovers (their unique keys)
+		// outliving a leader change: River's 24-hour defaults are kept on purpose.
+		CompletedJobRetentionPeriod: 24 * time.Hour,
+		CancelledJobRetentionPeriod: 24 * time.Hour,
+		DiscardedJobRetentionPeriod: 7 * 24 * time.Hour,
+	}
+	if d.Periodic {
+		periodic, err := scheduler.PeriodicJobs(d.Config.Projects)
+		if err != nil {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+		rc.PeriodicJobs = periodic
+	}
+	if d.Tune != nil {
+		d.Tune(rc)
+	}
+	client, err := river.NewClient(riverpgxv5.New(d.Pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("worker: building the river client: %w", err)
+	}
+	w.client = client
+	return w, nil
+}
+
+// Client is the River client, with every stage's worker and queue.
+func (w *Worker) Client() *river.Client[pgx.Tx] { return w.client }
+
+// Start starts working jobs (and, with Deps.Periodic, firing schedules).
+func (w *Worker) Start(ctx context.Context) error { return w.client.Start(ctx) }
+
+// Stop stops fetching jobs and waits for the running ones until ctx ends; unfinished
+// jobs are taken up again by the next client (see River's graceful shutdown).
+func (w *Worker) Stop(ctx context.Context) error { return w.client.Stop(ctx) }
+
+// project returns a configured import project.
+func (w *Worker) project(name string) (*config.Project, error) {
+	for _, p := range w.cfg.Projects {
+		if p.Name == name {
+			if p.Kind != "import" || p.Source == nil || p.Target == nil {
+				return nil, fmt.Errorf("project %s is not an import project with a source and a target", name)
+			}
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("project %q is not in the configuration", name)
+}
+
+// history returns the job history over db.
+func history(db jobhistory.DBTX) *jobhistory.Store { return jobhistory.NewStore(db) }
+
+// event records an entry of a job's timeline; a failure to record it is logged, not
+// returned: the timeline must not fail an import.
+func (w *Worker) event(ctx context.Context, job int64, stage, level, msg string, attrs map[string]any) {
+	if err := history(w.pool).AddEvent(ctx, job, stage, level, msg, attrs); err != nil {
+		w.log.Warn("recording a job event", "job", job, "err", err)
+	}
+}
+
+// clientsFromConfig returns a DMF client per configured environment, built on first use.
+func clientsFromConfig(cfg *config.Config, log *slog.Logger) func(string) (*dmf.Client, error) {
+	var (
+		mu      sync.Mutex
+		clients = map[string]*dmf.Client{}
+	)
+	return func(name string) (*dmf.Client, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if c, ok := clients[name]; ok {
+			return c, nil
+		}
+		env, ok := cfg.Environments[name]
+		if !ok {
+			return nil, fmt.Errorf("environment %q is not in the configuration", name)
+		}
+		c, err := dmf.New(ClientOptions(env, log))
+		if err != nil {
+			return nil, fmt.Errorf("environment %s: %w", name, err)
+		}
+		clients[name] = c
+		return c, nil
+	}
+}
+
+// ClientOptions are the dmf client options of a configured environment.
+func ClientOptions(env *config.Environment, log *slog.Logger) dmf.Options {
+	return dmf.Options{
+		BaseURL:              env.URL,
+		Tenant:               env.Tenant,
+		ClientID:             env.ClientID,
+		ClientSecret:         env.ClientSecret.Value(),
+		TokenURL:             env.TokenURL,
+		TokenVersion:         env.TokenVersion,
+		MaxRequestsPerMinute: env.MaxRequestsPerMinute,
+		Logger:               log,
+		Poll: dmf.PollOptions{
+			Initial: env.Poll.Initial.D(), Max: env.Poll.Max.D(), Deadline: env.Poll.Deadline.D(),
+		},
+	}
+}

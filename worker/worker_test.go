@@ -1,0 +1,431 @@
+package worker
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dmfpipe/dmfpipe/config"
+	"github.com/dmfpipe/dmfpipe/dmf"
+	"github.com/dmfpipe/dmfpipe/dmf/emulator"
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
+	"github.com/dmfpipe/dmfpipe/jobhistory"
+	"github.com/dmfpipe/dmfpipe/migrations"
+	"github.com/dmfpipe/dmfpipe/notify"
+	"github.com/dmfpipe/dmfpipe/scheduler"
+	"github.com/dmfpipe/dmfpipe/staging"
+)
+
+const (
+	testProject = "customers"
+	testEntity  = "Customers V3"
+	testLE      = "USMF"
+)
+
+// testBundle is one worker over its own database, emulator and source folder.
+type testBundle struct {
+	w    *Worker
+	em   *emulator.Emulator
+	pool *pgxpool.Pool
+	// root is the local connection's root; files land in root/in.
+	root string
+}
+
+type testOpts struct {
+	chunkRows, lanes int
+	faults           emulator.Faults
+	notifier         notify.Sender
+	// notifyOn is the project's notify.on.
+	notifyOn string
+}
+
+const configTemplate = `
+database: { url: "postgres://unused" }
+environments:
+  emu:
+    url: %[1]s
+    tenant: %[2]s
+    client_id: %[3]s
+    client_secret: %[4]s
+    token_url: %[1]s/%[2]s/oauth2/v2.0/token
+    poll: { initial: 50ms, max: 200ms, deadline: 2m }
+smtp: { host: 127.0.0.1, port: 1025, tls: none, from: dmfpipe@example.com }
+connections:
+  drop: { type: local, root: %[5]s }
+projects:
+  - name: customers
+    kind: import
+    environment: emu
+    source: { connection: drop, path: in, pattern: "*.csv", min_age: 200ms, archive: archive, errors: failed }
+    format: { type: csv, delimiter: ";" }
+    target: { entity: Customers V3, legal_entity: USMF, definition_group: CUST, chunk_rows: %[6]d, lanes: %[7]d }
+    mapping:
+      CUSTOMERACCOUNT:   { from: Account, transforms: [trim, upper] }
+      ORGANIZATIONNAME:  { from: Name }
+      CUSTOMERGROUPID:   { from: Group }
+      SALESCURRENCYCODE: { const: EUR }
+      PARTYTYPE:         { const: Organization }
+    validate:
+      - { field: CUSTOMERACCOUNT, required: true, max_length: 20, unique: true }
+      - { field: CUSTOMERGROUPID, required: true }
+    on_errors: { max_error_rate: 0.5 }
+    notify: { email: [ops@example.com], on: [%[8]s] }
+`
+
+func setup(t testing.TB, o testOpts) *testBundle {
+	t.Helper()
+	ctx := t.Context()
+	pool, err := pgxpool.New(ctx, testsvc.Database(t))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = migrations.Up(ctx, pool, nil)
+	require.NoError(t, err)
+
+	em := emulator.New(emulator.Config{Faults: o.faults, RandSeed: 7})
+	srv := httptest.NewServer(em)
+	t.Cleanup(srv.Close)
+	t.Cleanup(em.Close)
+
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "in"), 0o755))
+	cfgPath := filepath.Join(t.TempDir(), "pipeline.yaml")
+	yaml := fmt.Sprintf(configTemplate, srv.URL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret,
+		root, o.chunkRows, o.lanes, cmp.Or(o.notifyOn, "failure"))
+	require.NoError(t, os.WriteFile(cfgPath, []byte(yaml), 0o600))
+	cfg, err := config.Load(cfgPath)
+	require.NoError(t, err)
+
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	w, err := New(Deps{
+		Pool: pool, Config: cfg, Logger: log, Notifier: o.notifier,
+		DMF: func(name string) (*dmf.Client, error) {
+			opts := ClientOptions(cfg.Environments[name], log)
+			opts.RetryBackoff, opts.RetryBackoffMax = 5*time.Millisecond, 50*time.Millisecond
+			return dmf.New(opts)
+		},
+		Tune: func(c *river.Config) {
+			c.FetchCooldown = 10 * time.Millisecond
+			c.FetchPollInterval = 50 * time.Millisecond
+			c.TestOnly = true
+		},
+	})
+	require.NoError(t, err)
+	require.NoError(t, w.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, w.Stop(stopCtx))
+	})
+	return &testBundle{w: w, em: em, pool: pool, root: root}
+}
+
+// customersCSV is n customers; bad(i) may replace row i's account and group.
+func customersCSV(n int, edit func(i int, account, group *string)) string {
+	var b strings.Builder
+	b.WriteString("Account;Name;Group\n")
+	for i := 1; i <= n; i++ {
+		account, group := fmt.Sprintf("c%06d", i), []string{"10", "20", "30"}[i%3]
+		if edit != nil {
+			edit(i, &account, &group)
+		}
+		fmt.Fprintf(&b, "%s;Customer %d;%s\n", account, i, group)
+	}
+	return b.String()
+}
+
+func (b *testBundle) drop(t testing.TB, name, content string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(b.root, "in", name), []byte(content), 0o644))
+}
+
+func (b *testBundle) wait(t testing.TB, id int64) JobSummary {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	s, err := b.w.WaitJob(ctx, id)
+	require.NoError(t, err)
+	return s
+}
+
+// startOne starts a job for one file and waits for it.
+func (b *testBundle) startOne(t testing.TB, file string, force bool) JobSummary {
+	t.Helper()
+	ids, err := b.w.StartJob(t.Context(), testProject, []string{file}, TriggerRun, force)
+	require.NoError(t, err)
+	require.Len(t, ids, 1)
+	return b.wait(t, ids[0])
+}
+
+func TestImportChunkedOverLanesDuplicateAndForce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{chunkRows: 5000, lanes: 2})
+	ctx := t.Context()
+	content := customersCSV(20000, nil)
+	b.drop(t, "customers_1.csv", content)
+
+	// A run-now discover takes the file (min_age is 0: stable at once).
+	_, err := scheduler.RunNow(ctx, b.w.Client(), testProject)
+	require.NoError(t, err)
+	var id int64
+	require.Eventually(t, func() bool {
+		return b.pool.QueryRow(ctx, `SELECT id FROM jobs WHERE project = $1`, testProject).Scan(&id) == nil
+	}, 30*time.Second, 50*time.Millisecond)
+	s := b.wait(t, id)
+	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
+	assert.Equal(t, jobhistory.JobCounts{Read: 20000, Staged: 20000, Uploaded: 20000, Imported: 20000}, s.Counts)
+	assert.Equal(t, 4, s.Chunks)
+	assert.Len(t, b.em.Rows(testEntity, testLE), 20000)
+	st := b.em.Stats()
+	assert.Zero(t, st.Updates)
+	assert.EqualValues(t, 20000, st.Inserts)
+	assert.EqualValues(t, 4, st.ImportCalls)
+	assert.Empty(t, st.ProtocolViolations)
+
+	hist := jobhistory.NewStore(b.pool)
+	ids, err := hist.ExecutionIDs(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		fmt.Sprintf("customers-%d-1-1", id), fmt.Sprintf("customers-%d-2-1", id),
+		fmt.Sprintf("customers-%d-3-1", id), fmt.Sprintf("customers-%d-4-1", id),
+	}, ids)
+	chunks, err := hist.Chunks(ctx, id)
+	require.NoError(t, err)
+	for _, c := range chunks {
+		assert.Equal(t, jobhistory.ChunkSucceeded, c.Status)
+		assert.Equal(t, 5000, c.RowCount)
+		assert.Equal(t, (c.No-1)%2+1, c.Lane)
+		ex, ok, err := hist.Execution(ctx, executionID(testProject, id, c.No, 1))
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, fmt.Sprintf("CUST-L%d", c.Lane), ex.DefinitionGroup)
+		assert.Equal(t, "Succeeded", ex.DMFStatus)
+	}
+	assert.FileExists(t, filepath.Join(b.root, "archive", "customers_1.csv"))
+	assert.NoFileExists(t, filepath.Join(b.root, "in", "customers_1.csv"))
+	events, err := hist.Events(ctx, id)
+	require.NoError(t, err)
+	stages := map[string]bool{}
+	for _, e := range events {
+		stages[e.Stage] = true
+	}
+	for _, stage := range []string{"discover", "ingest", "chunk", "upload", "poll", "finalize"} {
+		assert.True(t, stages[stage], "no %s event", stage)
+	}
+
+	// The same content under another name: skipped, archived, nothing sent.
+	b.drop(t, "customers_2.csv", content)
+	s = b.startOne(t, "customers_2.csv", false)
+	assert.Equal(t, jobhistory.JobSkipped, s.Status)
+	assert.Contains(t, s.Error, "duplicate")
+	assert.EqualValues(t, 4, b.em.Stats().ImportCalls)
+	assert.FileExists(t, filepath.Join(b.root, "archive", "customers_2.csv"))
+	_, err = staging.NewStore(b.pool).Layout(ctx, s.ID)
+	assert.ErrorIs(t, err, staging.ErrNoJob)
+
+	// Forced: imported again, every row updated, none duplicated.
+	b.drop(t, "customers_3.csv", content)
+	s = b.startOne(t, "customers_3.csv", true)
+	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
+	assert.Len(t, b.em.Rows(testEntity, testLE), 20000)
+	st = b.em.Stats()
+	assert.EqualValues(t, 20000, st.Inserts)
+	assert.EqualValues(t, 20000, st.Updates)
+	assert.EqualValues(t, 8, st.ImportCalls)
+}
+
+func TestImportPartiallySucceeded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{chunkRows: 300, lanes: 1})
+	ctx := t.Context()
+	// 10 rows fail our rules (no account); 5 carry a customer group F&O lacks (99),
+	// which our rules do not know.
+	b.drop(t, "customers_p.csv", customersCSV(1000, func(i int, account, group *string) {
+		switch {
+		case i%100 == 7:
+			*account = ""
+		case i%200 == 50:
+			*group = "99"
+		}
+	}))
+	s := b.startOne(t, "customers_p.csv", false)
+	require.Equal(t, jobhistory.JobPartiallySucceeded, s.Status, s.Error)
+	assert.Equal(t, jobhistory.JobCounts{Read: 1000, Staged: 1000, Invalid: 10, Uploaded: 990, Imported: 985, Rejected: 5}, s.Counts)
+	assert.Len(t, b.em.Rows(testEntity, testLE), 985)
+	assert.FileExists(t, filepath.Join(b.root, "archive", "customers_p.csv"))
+
+	st := staging.NewStore(b.pool)
+	rejected, err := st.Rows(ctx, s.ID, staging.StatusRejected, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, rejected, 5)
+	for _, r := range rejected {
+		assert.Equal(t, int64(0), r.No%200-50, "row %d", r.No)
+		require.NotEmpty(t, r.Errors)
+		assert.EqualValues(t, RuleFO, r.Errors[0].Rule)
+		assert.NotEmpty(t, r.Errors[0].Msg)
+	}
+	invalid, err := st.Rows(ctx, s.ID, staging.StatusInvalid, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, invalid, 10)
+	for _, r := range invalid {
+		require.NotEmpty(t, r.Errors)
+		assert.EqualValues(t, "required", r.Errors[0].Rule)
+	}
+	chunks, err := jobhistory.NewStore(b.pool).Chunks(ctx, s.ID)
+	require.NoError(t, err)
+	require.Len(t, chunks, 4)
+	assert.Equal(t, 990, chunks[0].RowCount+chunks[1].RowCount+chunks[2].RowCount+chunks[3].RowCount)
+}
+
+func TestImportWithThrottlingAndServerErrors(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{chunkRows: 1000, lanes: 2,
+		faults: emulator.Faults{Rate429: 0.3, RetryAfter: 50 * time.Millisecond, Rate5xx: 0.1}})
+	b.drop(t, "customers_f.csv", customersCSV(4000, nil))
+	s := b.startOne(t, "customers_f.csv", false)
+	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
+	assert.Equal(t, int64(4000), s.Counts.Imported)
+	assert.Len(t, b.em.Rows(testEntity, testLE), 4000)
+	st := b.em.Stats()
+	assert.Zero(t, st.Updates)
+	assert.Positive(t, st.Throttled)
+	assert.Positive(t, st.Faulted)
+}
+
+// recordingSender keeps the notifications it is asked to send.
+type recordingSender struct {
+	mu   sync.Mutex
+	sent []notify.Job
+}
+
+func (r *recordingSender) Send(_ context.Context, j notify.Job) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, j)
+	return nil
+}
+
+func (r *recordingSender) jobs() []notify.Job {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]notify.Job(nil), r.sent...)
+}
+
+func TestErrorRateFailsBeforeUploadAndNotifies(t *testing.T) {
+	t.Parallel()
+	sender := &recordingSender{}
+	b := setup(t, testOpts{chunkRows: 100, lanes: 1, notifier: sender, notifyOn: "failure, partial"})
+	// 60 of 100 rows have no account: above max_error_rate 0.5.
+	b.drop(t, "customers_bad.csv", customersCSV(100, func(i int, account, _ *string) {
+		if i <= 60 {
+			*account = ""
+		}
+	}))
+	s := b.startOne(t, "customers_bad.csv", false)
+	require.Equal(t, jobhistory.JobFailed, s.Status)
+	assert.Contains(t, s.Error, "max_error_rate")
+	assert.Equal(t, jobhistory.JobCounts{Read: 100, Staged: 100, Invalid: 60}, s.Counts)
+	assert.Zero(t, b.em.Stats().ImportCalls)
+	assert.FileExists(t, filepath.Join(b.root, "failed", "customers_bad.csv"))
+	var outcome, movedTo string
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT outcome, moved_to FROM source_files WHERE path = 'in/customers_bad.csv'`).
+		Scan(&outcome, &movedTo))
+	assert.Equal(t, "failed", outcome)
+	assert.Equal(t, "failed/customers_bad.csv", movedTo)
+
+	require.Eventually(t, func() bool { return len(sender.jobs()) == 1 }, 10*time.Second, 20*time.Millisecond)
+	n := sender.jobs()[0]
+	assert.Equal(t, s.ID, n.ID)
+	assert.Equal(t, notify.StatusFailed, n.Status)
+	assert.Equal(t, "in/customers_bad.csv", n.File)
+	assert.EqualValues(t, 60, n.Counts.Invalid)
+	require.Len(t, n.Errors, notifyErrors)
+	assert.Equal(t, "required", n.Errors[0].Rule)
+	assert.EqualValues(t, 2, n.Errors[0].Line)
+}
+
+func TestUploadAfterCrashAsksFOBeforeResending(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{chunkRows: 100, lanes: 1})
+	ctx := t.Context()
+	b.drop(t, "customers_c.csv", customersCSV(200, nil))
+	s := b.startOne(t, "customers_c.csv", false)
+	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
+	require.EqualValues(t, 2, b.em.Stats().ImportCalls)
+	// River records a finished job's state a moment after the job's own work.
+	require.Eventually(t, func() bool {
+		var running int
+		return b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state <> 'completed'`).Scan(&running) == nil && running == 0
+	}, 10*time.Second, 20*time.Millisecond)
+
+	// As if the node died after ImportFromPackage was sent for chunk 2 and before its
+	// answer was recorded.
+	id := executionID(testProject, s.ID, 2, 1)
+	_, err := b.pool.Exec(ctx, `UPDATE dmf_executions SET submitted_at = NULL, dmf_status = NULL, finished_at = NULL WHERE execution_id = $1`, id)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(ctx, `UPDATE chunks SET status = 'uploading' WHERE job_id = $1 AND chunk_no = 2`, s.ID)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(ctx, `UPDATE jobs SET status = 'running' WHERE id = $1`, s.ID)
+	require.NoError(t, err)
+	res, err := b.w.Client().Insert(ctx, UploadArgs{JobID: s.ID, ChunkNo: 2}, nil)
+	require.NoError(t, err)
+	require.False(t, res.UniqueSkippedAsDuplicate)
+
+	hist := jobhistory.NewStore(b.pool)
+	require.Eventually(t, func() bool {
+		c, err := hist.Chunk(ctx, s.ID, 2)
+		return err == nil && c.Status == jobhistory.ChunkSucceeded
+	}, 20*time.Second, 20*time.Millisecond)
+	assert.EqualValues(t, 2, b.em.Stats().ImportCalls, "execution sent again")
+	ex, ok, err := hist.Execution(ctx, id)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.False(t, ex.SubmittedAt.IsZero())
+	events, err := hist.Events(ctx, s.ID)
+	require.NoError(t, err)
+	var found bool
+	for _, e := range events {
+		found = found || strings.Contains(e.Message, "found in F&O")
+	}
+	assert.True(t, found, "no event about the execution found after the crash")
+	assert.Len(t, b.em.Rows(testEntity, testLE), 200)
+
+	// As if the node died after recording attempt 2 of chunk 2 and before sending it:
+	// F&O does not know the execution, so it is sent, with the same id.
+	require.Eventually(t, func() bool {
+		var running int
+		return b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state <> 'completed'`).Scan(&running) == nil && running == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	id2 := executionID(testProject, s.ID, 2, 2)
+	_, err = b.pool.Exec(ctx, `UPDATE chunks SET status = 'uploading', attempts = 2 WHERE job_id = $1 AND chunk_no = 2`, s.ID)
+	require.NoError(t, err)
+	require.NoError(t, hist.RecordExecution(ctx, jobhistory.Execution{ID: id2, JobID: s.ID, ChunkNo: 2, Attempt: 2,
+		Environment: "emu", DefinitionGroup: "CUST", LegalEntity: testLE}))
+	res, err = b.w.Client().Insert(ctx, UploadArgs{JobID: s.ID, ChunkNo: 2}, nil)
+	require.NoError(t, err)
+	require.False(t, res.UniqueSkippedAsDuplicate)
+	require.Eventually(t, func() bool {
+		c, err := hist.Chunk(ctx, s.ID, 2)
+		return err == nil && c.Status == jobhistory.ChunkSucceeded
+	}, 20*time.Second, 20*time.Millisecond)
+	st := b.em.Stats()
+	assert.EqualValues(t, 3, st.ImportCalls)
+	assert.EqualValues(t, 100, st.Updates)
+	ex, ok, err = hist.Execution(ctx, id2)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "Succeeded", ex.DMFStatus)
+	assert.Len(t, b.em.Rows(testEntity, testLE), 200)
+}
