@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -74,7 +75,16 @@ type JobSummary struct {
 	Counts   jobhistory.JobCounts `json:"counts"`
 	Chunks   int                  `json:"chunks"`
 	Error    string               `json:"error,omitempty"`
-	Duration time.Duration        `json:"duration"`
+	Duration time.Duration        `json:"-"`
+}
+
+// MarshalJSON writes the duration in seconds.
+func (s JobSummary) MarshalJSON() ([]byte, error) {
+	type plain JobSummary
+	return json.Marshal(struct {
+		plain
+		Seconds float64 `json:"duration_seconds"`
+	}{plain(s), s.Duration.Seconds()})
 }
 
 // Done reports whether the job has ended.
@@ -107,7 +117,8 @@ func (w *Worker) Summary(ctx context.Context, id int64) (JobSummary, error) {
 	return s, nil
 }
 
-// WaitJob waits until a job has ended (or ctx ends) and returns its summary.
+// WaitJob waits until a job has ended (or ctx ends, or this node loses its liveness lock:
+// ErrLivenessLost) and returns its summary.
 func (w *Worker) WaitJob(ctx context.Context, id int64) (JobSummary, error) {
 	t := time.NewTicker(waitInterval)
 	defer t.Stop()
@@ -119,6 +130,8 @@ func (w *Worker) WaitJob(ctx context.Context, id int64) (JobSummary, error) {
 		select {
 		case <-ctx.Done():
 			return s, errors.Join(fmt.Errorf("waiting for job %d", id), ctx.Err())
+		case <-w.lost:
+			return s, fmt.Errorf("waiting for job %d: %w", id, ErrLivenessLost)
 		case <-t.C:
 		}
 	}

@@ -24,21 +24,30 @@ const runFirstErrors = 20
 func newRunCmd() *cobra.Command {
 	var (
 		db     dbFlags
-		file   string
+		files  []string
 		dryRun bool
+		force  bool
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "run -c CFG PROJECT --file PATH --dry-run [--json]",
-		Short: "Read, map, validate and stage a file as a job of PROJECT",
-		Long: `run reads a local file the way PROJECT's import would, maps and validates every
-record, stages all of them (valid or not) in the database as a new job, runs the set
-rules (unique, lookup) and applies on_errors.max_error_rate. With --dry-run nothing is
-uploaded; the staged rows stay for the console until the staging retention ends.
-It prints the counts (read, valid, invalid) and the first errors.
-Exit status: 0 no row is invalid, 2 some rows are invalid, 1 the job failed (the error
-rate is above on_errors.max_error_rate, or the file or database failed), 64 a usage or
-config problem.`,
+		Use:   "run -c CFG PROJECT [--file PATH]... [--dry-run] [--force] [--json]",
+		Short: "Import files into F&O in the foreground (or stage them only, with --dry-run)",
+		Long: `run imports PROJECT in the foreground, through the same stages as serve: read, map
+and validate every record into staging, run the set rules and the error-rate decision,
+cut the valid rows into DMF packages, upload them in the project's lanes, follow the
+executions and bring F&O's errors back onto their rows.
+
+With --file it imports those local files (read in place, never moved); without it,
+what the project's source holds now (files already imported are skipped unless
+--force; a file whose content was already imported is skipped as a duplicate). Ctrl-C
+stops cleanly: the job resumes at the next run of the project.
+
+With --dry-run (one --file) it only reads, maps, validates and stages the file, runs
+the set rules and applies on_errors.max_error_rate; nothing is uploaded, and the
+staged rows stay for the console until the staging retention ends.
+
+Exit status: 0 succeeded (or nothing to do), 2 partially succeeded (rows wait in
+staging; with --dry-run: some rows are invalid), 1 failed, 64 a usage or config problem.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError(fmt.Errorf("run takes one PROJECT, got %d arguments", len(args)))
@@ -46,19 +55,20 @@ config problem.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if file == "" {
-				return usageError(errors.New("--file is required"))
-			}
 			if !dryRun {
-				return usageError(errors.New("run uploads to F&O only once the scheduler and workers exist; use --dry-run to stage and validate a file"))
+				return runImport(cmd, &db, args[0], files, force, asJSON)
 			}
-			return runDry(cmd, &db, args[0], file, asJSON)
+			if len(files) != 1 || force {
+				return usageError(errors.New("--dry-run takes exactly one --file (and no --force)"))
+			}
+			return runDry(cmd, &db, args[0], files[0], asJSON)
 		},
 	}
 	db.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&file, "file", "", "local file to import (required)")
+	fl.StringArrayVar(&files, "file", nil, "local file to import (repeatable); default: what the project's source holds")
 	fl.BoolVar(&dryRun, "dry-run", false, "stage and validate only; upload nothing")
+	fl.BoolVar(&force, "force", false, "import files and content that were already imported")
 	fl.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dmfpipe/dmfpipe/config"
+	"github.com/dmfpipe/dmfpipe/jobhistory"
+	"github.com/dmfpipe/dmfpipe/migrations"
+	"github.com/dmfpipe/dmfpipe/worker"
+)
+
+// localFilesConnection is the connection `run --file` reads local files through.
+const localFilesConnection = "run-local-files"
+
+// runImport imports files (local paths), or what the project's source holds now, in the
+// foreground: the same stages `serve` runs, on an in-process worker, until every job ends.
+func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, force, asJSON bool) error {
+	ctx := cmd.Context()
+	cfg, err := loadConfig(db.configPath)
+	if err != nil {
+		return err
+	}
+	p, err := importProject(cfg, project)
+	if err != nil {
+		return err
+	}
+	if len(files) > 0 {
+		if cfg, files, err = withLocalFiles(cfg, p, files); err != nil {
+			return err
+		}
+	}
+	pool, err := db.openPool(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := migrations.Up(ctx, pool, nil); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	w, err := worker.New(worker.Deps{Pool: pool, Config: cfg, Logger: log, Notifier: projectNotifier(cfg)})
+	if err != nil {
+		return err
+	}
+	// The workers stop with the process: an interrupted job resumes at the next run.
+	if err := w.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = w.Stop(stopCtx)
+	}()
+
+	out := cmd.OutOrStdout()
+	resumed, err := w.Resume(ctx, project)
+	if err != nil {
+		return err
+	}
+	for _, id := range resumed {
+		fmt.Fprintf(out, "resuming job %d\n", id)
+	}
+	started, err := w.StartJob(ctx, project, files, worker.TriggerRun, force)
+	if err != nil {
+		return usageError(err)
+	}
+	ids := append(resumed, started...)
+	if len(ids) == 0 {
+		fmt.Fprintf(out, "project %s: nothing new to import (files already taken; --force imports them again)\n", project)
+		return nil
+	}
+	progress := newRunProgress(out, !asJSON && isTerminal(out))
+	var summaries []worker.JobSummary
+	for _, id := range ids {
+		s, err := waitWithProgress(ctx, w, id, progress, asJSON)
+		if err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "\ninterrupted: job %d stops here and resumes at the next `pipeline run -c %s %s`\n",
+					id, db.configPath, project)
+				return &exitError{code: exitFailed}
+			}
+			return err
+		}
+		summaries = append(summaries, s)
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		var v any = summaries
+		if len(summaries) == 1 {
+			v = summaries[0]
+		}
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+	}
+	return jobsExit(summaries)
+}
+
+// withLocalFiles points a copy of the config's project at the local files instead of
+// its source: they are read in place and never moved.
+func withLocalFiles(cfg *config.Config, p *config.Project, files []string) (*config.Config, []string, error) {
+	abs := make([]string, len(files))
+	for i, f := range files {
+		a, err := filepath.Abs(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		if st, err := os.Stat(a); err != nil {
+			return nil, nil, usageError(err)
+		} else if st.IsDir() {
+			return nil, nil, usageError(fmt.Errorf("%s is a folder; --file takes files", f))
+		}
+		abs[i] = filepath.ToSlash(a)
+	}
+	c := *cfg
+	c.Connections = make(map[string]*config.Connection, len(cfg.Connections)+1)
+	for k, v := range cfg.Connections {
+		c.Connections[k] = v
+	}
+	c.Connections[localFilesConnection] = &config.Connection{Name: localFilesConnection, Type: "local", Root: "/"}
+	lp := *p
+	src := config.Source{Connection: localFilesConnection, Path: "/", Pattern: "*"}
+	if p.Source != nil {
+		src.MinAge = p.Source.MinAge
+	}
+	lp.Source = &src
+	c.Projects = make([]*config.Project, len(cfg.Projects))
+	for i, q := range cfg.Projects {
+		if q == p {
+			q = &lp
+		}
+		c.Projects[i] = q
+	}
+	return &c, abs, nil
+}
+
+// waitWithProgress follows a job until it ends, printing its progress.
+func waitWithProgress(ctx context.Context, w *worker.Worker, id int64, pr *runProgress, quiet bool) (worker.JobSummary, error) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s, err := w.Summary(ctx, id)
+		if err != nil {
+			return s, err
+		}
+		if !quiet {
+			pr.update(s)
+		}
+		if s.Done() {
+			if !quiet {
+				pr.done(s)
+			}
+			return s, nil
+		}
+		select {
+		case <-ctx.Done():
+			return s, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// runProgress prints a job's stages: one refreshed line on a terminal, a line per
+// change otherwise.
+type runProgress struct {
+	w        io.Writer
+	tty      bool
+	last     string
+	stage    string
+	since    time.Time
+	rowsMark int64
+}
+
+func newRunProgress(w io.Writer, tty bool) *runProgress { return &runProgress{w: w, tty: tty} }
+
+func (p *runProgress) update(s worker.JobSummary) {
+	if s.Stage != p.stage {
+		p.stage, p.since, p.rowsMark = s.Stage, time.Now(), stageRows(s)
+		if p.tty && p.last != "" {
+			fmt.Fprintln(p.w)
+		}
+		p.last = ""
+	}
+	line := p.line(s)
+	if line == p.last {
+		return
+	}
+	p.last = line
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+// line describes the stage with a bar where the total is known, the rate and an ETA.
+func (p *runProgress) line(s worker.JobSummary) string {
+	c := s.Counts
+	done, total := stageRows(s), int64(0)
+	switch s.Stage {
+	case "upload", "poll":
+		total = c.Staged - c.Invalid
+	}
+	head := fmt.Sprintf("job %d %-8s", s.ID, s.Stage)
+	if s.File != "" {
+		head = fmt.Sprintf("job %d %s %-8s", s.ID, s.File, s.Stage)
+	}
+	rate := ""
+	if el := time.Since(p.since).Seconds(); el > 0.5 && done > p.rowsMark {
+		r := float64(done-p.rowsMark) / el
+		rate = fmt.Sprintf(" %.0f rows/s", r)
+		if total > done && r > 0 {
+			rate += fmt.Sprintf(", ETA %s", (time.Duration(float64(total-done)/r) * time.Second).Round(time.Second))
+		}
+	}
+	if !p.tty {
+		rate = "" // plain lines: counts only, one per change
+	}
+	if total > 0 {
+		return fmt.Sprintf("%s %s %d/%d rows%s", head, bar(done, total, 24), done, total, rate)
+	}
+	return fmt.Sprintf("%s %d rows read, %d staged, %d invalid%s", head, c.Read, c.Staged, c.Invalid, rate)
+}
+
+// stageRows is the progress count of a job's current stage.
+func stageRows(s worker.JobSummary) int64 {
+	switch s.Stage {
+	case "upload":
+		return s.Counts.Uploaded
+	case "poll":
+		return s.Counts.Imported + s.Counts.Rejected
+	}
+	return s.Counts.Read
+}
+
+func bar(done, total int64, width int) string {
+	n := int(min(done, total) * int64(width) / total)
+	return "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "]"
+}
+
+func (p *runProgress) done(s worker.JobSummary) {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+	c := s.Counts
+	fmt.Fprintf(p.w, "job %d: %s in %s: %d read, %d staged, %d invalid, %d uploaded, %d imported, %d rejected by F&O, %d chunks\n",
+		s.ID, strings.ReplaceAll(s.Status, "_", " "), s.Duration.Round(time.Millisecond),
+		c.Read, c.Staged, c.Invalid, c.Uploaded, c.Imported, c.Rejected, s.Chunks)
+	if s.Error != "" {
+		fmt.Fprintf(p.w, "  %s\n", s.Error)
+	}
+	if c.Invalid+c.Rejected > 0 {
+		fmt.Fprintf(p.w, "  the %d rows with errors wait in staging for job %d\n", c.Invalid+c.Rejected, s.ID)
+	}
+}
+
+// jobsExit maps the jobs' outcomes to the exit code (DESIGN.md): the worst one wins.
+func jobsExit(ss []worker.JobSummary) error {
+	code := exitOK
+	for _, s := range ss {
+		switch s.Status {
+		case jobhistory.JobFailed, jobhistory.JobCanceled:
+			code = exitFailed
+		case jobhistory.JobPartiallySucceeded:
+			if code == exitOK {
+				code = exitPartial
+			}
+		}
+	}
+	if code == exitOK {
+		return nil
+	}
+	return &exitError{code: code}
+}
+
+// isTerminal reports whether w is a character device (a terminal), for progress lines.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

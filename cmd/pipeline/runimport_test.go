@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
+)
+
+// run without --dry-run: the whole import in the foreground against the emulator.
+func TestRunImportsLocalFiles(t *testing.T) {
+	t.Parallel()
+	dbURL := testsvc.Database(t)
+	em, envCfg := startEmulator(t)
+	envYAML, err := os.ReadFile(envCfg)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "pipeline.yaml")
+	require.NoError(t, os.WriteFile(cfg, append(envYAML, []byte(`connections:
+  inbox: { type: local, root: `+dir+` }
+projects:
+  - name: customers
+    kind: import
+    environment: emu
+    source: { connection: inbox, path: in }
+    format: { type: csv, delimiter: ";" }
+    target: { entity: Customers V3, legal_entity: USMF, definition_group: CUST, chunk_rows: 400, lanes: 2 }
+    mapping:
+      CUSTOMERACCOUNT:   { from: "Account No", transforms: [trim, upper] }
+      ORGANIZATIONNAME:  { from: Name }
+      CUSTOMERGROUPID:   { from: Group }
+      SALESCURRENCYCODE: { const: EUR }
+    validate:
+      - { field: CUSTOMERACCOUNT, required: true, unique: true }
+`)...), 0o600))
+	var b strings.Builder
+	b.WriteString("Account No;Name;Group\n")
+	for i := range 1000 {
+		fmt.Fprintf(&b, "c-%05d;Firma %d;%d0\n", i, i, 1+i%3)
+	}
+	file := filepath.Join(dir, "customers.csv")
+	require.NoError(t, os.WriteFile(file, []byte(b.String()), 0o600))
+	run := func(args ...string) (string, int) {
+		return runCLI(t, append([]string{"run", "-c", cfg, "--database-url", dbURL, "customers"}, args...)...)
+	}
+
+	out, code := run("--file", file)
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "succeeded in")
+	assert.Contains(t, out, "1000 read, 1000 staged, 0 invalid, 1000 uploaded, 1000 imported, 0 rejected by F&O, 3 chunks")
+	assert.Len(t, em.Rows("Customers V3", "USMF"), 1000)
+
+	out, code = run("--file", file)
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "nothing new to import")
+
+	copyPath := filepath.Join(dir, "customers-again.csv")
+	require.NoError(t, os.WriteFile(copyPath, []byte(b.String()), 0o600))
+	out, code = run("--file", copyPath)
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "skipped")
+	assert.Contains(t, out, "same content")
+	calls := em.Stats().ImportCalls
+
+	out, code = run("--file", copyPath, "--force", "--json")
+	require.Equal(t, 0, code, out)
+	var sum struct {
+		Status string  `json:"status"`
+		Chunks int     `json:"chunks"`
+		Secs   float64 `json:"duration_seconds"`
+		Counts struct {
+			Imported int64 `json:"imported"`
+		} `json:"counts"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &sum), out)
+	assert.Equal(t, "succeeded", sum.Status)
+	assert.Equal(t, int64(1000), sum.Counts.Imported)
+	assert.Positive(t, sum.Secs)
+	assert.Len(t, em.Rows("Customers V3", "USMF"), 1000, "forced re-import updates, never duplicates")
+	assert.Equal(t, int64(1000), em.Stats().Updates)
+	assert.Equal(t, calls+3, em.Stats().ImportCalls)
+
+	// 3 rows our validation rejects and 2 that F&O rejects (a group it does not know)
+	bad := strings.Replace(b.String(), "c-00001;", ";", 1)
+	bad = strings.Replace(bad, "c-00002;", ";", 1)
+	bad = strings.Replace(bad, "c-00003;", ";", 1)
+	bad = strings.Replace(bad, "c-00010;Firma 10;20", "c-00010;Firma 10;99", 1)
+	bad = strings.Replace(bad, "c-00011;Firma 11;30", "c-00011;Firma 11;99", 1)
+	badPath := filepath.Join(dir, "customers-bad.csv")
+	require.NoError(t, os.WriteFile(badPath, []byte(bad), 0o600))
+	out, code = run("--file", badPath)
+	assert.Equal(t, exitPartial, code, out)
+	assert.Contains(t, out, "partially succeeded")
+	assert.Contains(t, out, "3 invalid, 997 uploaded, 995 imported, 2 rejected by F&O")
+}
+
+func TestRunUsage(t *testing.T) {
+	t.Parallel()
+	cfg, file := writeRunFixture(t, "1", "Account No;Name;Group\nc-1;A;10\n")
+	for name, args := range map[string][]string{
+		"dry run without file":  {"run", "-c", cfg, "customers", "--dry-run"},
+		"dry run with force":    {"run", "-c", cfg, "customers", "--dry-run", "--file", file, "--force"},
+		"missing file":          {"run", "-c", cfg, "customers", "--file", filepath.Join(t.TempDir(), "nope.csv")},
+		"unknown project":       {"run", "-c", cfg, "nope", "--file", file},
+		"a folder is not files": {"run", "-c", cfg, "customers", "--file", t.TempDir()},
+	} {
+		out, code := runCLI(t, args...)
+		assert.Equal(t, exitUsage, code, "%s: %s", name, out)
+	}
+}
