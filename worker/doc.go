@@ -21,6 +21,15 @@
 // before sending anything again. Row statuses move valid → uploaded → imported or
 // rejected, and a stage's database changes commit together with the next stage's job.
 //
+// Crashes: River has no heartbeat, so a job whose process died stays running until its
+// rescue window (hours) passes. Each Worker holds a session advisory lock keyed on its
+// River client ID (Deps.ID, by default host-pid-random) on a connection of its own while
+// its client runs; every node, at Start and every Deps.ReclaimInterval, takes back at once
+// the running jobs whose owner's lock is free, as River's rescuer would (reclaim.go). A
+// node that loses its own lock connection stops working (Lost). An upload that finds its
+// execution still running in F&O after a crash waits for it before anything else of its
+// definition group is sent.
+//
 // Stage timeouts are sized for bulk work (an ingest may take hours) and River's rescue
 // window is longer than the longest one. Errors that retrying cannot fix cancel the River
 // job after recording the failure on the import job; others are retried with backoff.

@@ -84,6 +84,13 @@ func (u *uploadWorker) Work(ctx context.Context, job *river.Job[UploadArgs]) err
 		// sending again. Unknown or "not found" means it never saw it.
 		st, err := client.GetExecutionSummaryStatus(ctx, ex.ID)
 		switch {
+		case err == nil && !st.Terminal():
+			// Sent by a node that died while F&O staged it. Until it ends, its record
+			// stays unsubmitted, so that other uploads of the definition group wait for
+			// it (awaitOrphanedImports) as they would have for the dead node's lock.
+			w.log.Info("execution sent before a crash is still running in F&O; waiting for it", "execution", ex.ID, "status", st)
+			ps := w.pollSettings(j.Environment)
+			return river.JobSnooze(pollInterval(ps.Initial.D(), ps.Max.D(), prev.Polls+1))
 		case err == nil && st != dmf.StatusUnknown:
 			w.event(ctx, j.ID, "upload", "warn", fmt.Sprintf("chunk %d: execution %s found in F&O (%s) after a crash; not sent again", c.No, ex.ID, st), nil)
 			return w.submitted(ctx, j, c, ex.ID, prev.BlobID)
@@ -118,13 +125,27 @@ func (u *uploadWorker) Work(ctx context.Context, job *river.Job[UploadArgs]) err
 	if err := hist.RecordExecution(ctx, ex); err != nil {
 		return err
 	}
+	var sent bool
 	err = w.withGroupLock(ctx, j.Environment, ex.DefinitionGroup, func() error {
+		if err := w.awaitOrphanedImports(ctx, client, ex); err != nil {
+			return err
+		}
 		_, err := client.ImportFromPackage(ctx, dmf.ImportParams{
 			PackageURL: loc.BlobURL, DefinitionGroupID: ex.DefinitionGroup, ExecutionID: ex.ID,
 			Execute: true, Overwrite: true, LegalEntityID: ex.LegalEntity,
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		// F&O has staged the package: say so before the lock goes, or the next import of
+		// the group would take this one for a dead node's and wait for its end
+		// (awaitOrphanedImports).
+		sent = true
+		return hist.SetSubmitted(ctx, ex.ID, loc.BlobID)
 	})
+	if sent && err != nil {
+		return err // sent: the retry asks F&O before sending again
+	}
 	if err != nil {
 		return retryOrFailChunk(ctx, w, job.JobRow, c, err)
 	}
@@ -212,6 +233,48 @@ func (w *Worker) withGroupLock(ctx context.Context, env, group string, fn func()
 		}
 	}()
 	return fn()
+}
+
+// awaitOrphanedImports waits, under the definition group's lock, for the imports of the
+// group that a node sent and died before F&O answered: the dead node's lock is gone, but
+// F&O may still be staging its package, and a second import of the group would then fail
+// (DMF2025). Such an execution is recorded, unsubmitted and known to F&O; one that is
+// only recorded (its upload waits for the lock, or never sent it) is Unknown to F&O.
+func (w *Worker) awaitOrphanedImports(ctx context.Context, client *dmf.Client, ex jobhistory.Execution) error {
+	rows, err := w.pool.Query(ctx, `
+		SELECT e.execution_id FROM dmf_executions e JOIN jobs j ON j.id = e.job_id AND j.finished_at IS NULL
+		WHERE e.environment = $1 AND e.definition_group = $2 AND e.operation = 'import'
+		  AND e.submitted_at IS NULL AND e.finished_at IS NULL AND e.execution_id <> $3`,
+		ex.Environment, ex.DefinitionGroup, ex.ID)
+	if err != nil {
+		return fmt.Errorf("listing the unanswered imports of definition group %s: %w", ex.DefinitionGroup, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("listing the unanswered imports of definition group %s: %w", ex.DefinitionGroup, err)
+	}
+	settings := w.pollSettings(ex.Environment)
+	for _, id := range ids {
+		for n := 1; ; n++ {
+			st, err := client.GetExecutionSummaryStatus(ctx, id)
+			if dmf.IsExecutionNotFound(err) || (err == nil && st.Terminal()) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("looking up execution %s, sent by a node that died: %w", id, err)
+			}
+			if n == 1 {
+				w.event(ctx, ex.JobID, "upload", "warn", fmt.Sprintf("chunk %d: waiting for execution %s (%s), sent to %s before a crash",
+					ex.ChunkNo, id, st, ex.DefinitionGroup), map[string]any{"chunk": ex.ChunkNo, "execution": id})
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for execution %s: %w", id, ctx.Err())
+			case <-time.After(pollInterval(settings.Initial.D(), settings.Max.D(), n)):
+			}
+		}
+	}
+	return nil
 }
 
 // groupGate returns the in-process gate of a definition group: a channel of capacity 1.

@@ -49,8 +49,13 @@ type Deps struct {
 	// Periodic registers the scheduler's periodic jobs (one per scheduled project):
 	// true for `serve`, false for a foreground run.
 	Periodic bool
-	// ID names this node in River's job records. Defaults to River's (host name and time).
+	// ID names this node in River's job records (attempted_by) and keys its liveness lock
+	// (see reclaim.go): it must be unique among live processes. Defaults to host-pid-random.
 	ID string
+	// ReclaimInterval is how often the node looks for the running jobs of dead nodes (and
+	// a third of it, how often it checks its own liveness connection). Defaults to
+	// DefaultReclaimInterval.
+	ReclaimInterval time.Duration
 	// Tune, when set, adjusts the River configuration before the client is built (tests
 	// shorten the fetch intervals with it).
 	Tune func(*river.Config)
@@ -71,6 +76,14 @@ type Worker struct {
 	staging *staging.Store
 	sched   *scheduler.Store
 
+	// Liveness (reclaim.go): this node's ID, its lock's connection (owned by watch once
+	// started), closed when the lock is lost, and when watch has ended.
+	id           string
+	reclaimEvery time.Duration
+	live         *pgx.Conn
+	lost         chan struct{}
+	watchDone    chan struct{}
+
 	mu       sync.Mutex
 	compiled map[string]*compiledProject
 	gates    map[string]chan struct{} // by environment/definition group, see withGroupLock
@@ -87,6 +100,13 @@ func New(d Deps) (*Worker, error) {
 		sched:    &scheduler.Store{DB: d.Pool, Projects: d.Config.Projects},
 		compiled: map[string]*compiledProject{},
 		gates:    map[string]chan struct{}{},
+		id:       d.ID, reclaimEvery: d.ReclaimInterval, lost: make(chan struct{}),
+	}
+	if w.id == "" {
+		w.id = nodeID()
+	}
+	if w.reclaimEvery <= 0 {
+		w.reclaimEvery = DefaultReclaimInterval
 	}
 	if w.cat == nil {
 		w.cat = catalog.Default()
@@ -110,7 +130,7 @@ func New(d Deps) (*Worker, error) {
 	river.AddWorker(workers, &finalizeWorker{w: w})
 	river.AddWorker(workers, &notifyWorker{w: w})
 	rc := &river.Config{
-		ID:     d.ID,
+		ID:     w.id,
 		Logger: w.log,
 		Queues: map[string]river.QueueConfig{
 			scheduler.Queue: {MaxWorkers: 2},
@@ -152,12 +172,42 @@ func New(d Deps) (*Worker, error) {
 // Client is the River client, with every stage's worker and queue.
 func (w *Worker) Client() *river.Client[pgx.Tx] { return w.client }
 
-// Start starts working jobs (and, with Deps.Periodic, firing schedules).
-func (w *Worker) Start(ctx context.Context) error { return w.client.Start(ctx) }
+// Start takes this node's liveness lock, reclaims the running jobs of dead nodes (and of a
+// dead predecessor with this node's ID), then starts working jobs (and, with
+// Deps.Periodic, firing schedules) and reclaiming periodically (see reclaim.go).
+func (w *Worker) Start(ctx context.Context) error {
+	if err := w.takeLiveness(ctx); err != nil {
+		return err
+	}
+	if _, err := w.reclaim(ctx, true); err != nil {
+		w.log.Error("reclaiming the jobs of dead nodes", "err", err)
+	}
+	if err := w.client.Start(ctx); err != nil {
+		w.releaseLiveness()
+		return err
+	}
+	w.watchDone = make(chan struct{})
+	go w.watch(w.client.Stopped())
+	return nil
+}
 
 // Stop stops fetching jobs and waits for the running ones until ctx ends; unfinished
-// jobs are taken up again by the next client (see River's graceful shutdown).
-func (w *Worker) Stop(ctx context.Context) error { return w.client.Stop(ctx) }
+// jobs are taken up again by the next client (see River's graceful shutdown). The
+// liveness lock is released once the client has stopped: when ctx ends first, the lock
+// stays held while this process still runs jobs.
+func (w *Worker) Stop(ctx context.Context) error {
+	if err := w.client.Stop(ctx); err != nil {
+		return err
+	}
+	if w.watchDone != nil {
+		select {
+		case <-w.watchDone:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
 
 // project returns a configured import project.
 func (w *Worker) project(name string) (*config.Project, error) {

@@ -166,6 +166,8 @@ func waitWithProgress(ctx context.Context, w *worker.Worker, id int64, pr *runPr
 		select {
 		case <-ctx.Done():
 			return s, ctx.Err()
+		case <-w.Lost():
+			return s, fmt.Errorf("job %d: %w", id, worker.ErrLivenessLost)
 		case <-t.C:
 		}
 	}
