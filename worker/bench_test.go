@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"flag"
 	"fmt"
 	"testing"
 	"time"
@@ -13,8 +14,11 @@ import (
 // BenchmarkImportEndToEnd imports a 100k-row CSV from a local folder into the emulator
 // (10 chunks over 2 lanes) per iteration, and reports rows/s and the time spent from the
 // job's creation to the end of each stage (from its event timeline).
+// benchRows sizes BenchmarkImportEndToEnd: go test ./worker -run '^$' -bench ImportEndToEnd -benchtime 1x -rows 1000000
+var benchRows = flag.Int("rows", 100_000, "rows of BenchmarkImportEndToEnd's file")
+
 func BenchmarkImportEndToEnd(b *testing.B) {
-	const rows = 100_000
+	rows := *benchRows
 	bb := setup(b, testOpts{chunkRows: 10_000, lanes: 2})
 	hist := jobhistory.NewStore(bb.pool)
 	stageEnd := map[string]time.Duration{}
