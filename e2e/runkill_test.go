@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
+)
+
+// `pipeline run` killed with SIGKILL mid-ingest, mid-upload and mid-poll, then started
+// again: the job completes with every row imported once and no execution sent twice.
+func TestRunResumesAfterSIGKILL(t *testing.T) {
+	t.Parallel()
+	for _, stage := range []string{"ingest", "upload", "poll"} {
+		t.Run(stage, func(t *testing.T) {
+			t.Parallel()
+			const n = 150_000
+			project := "customers-kill-" + stage
+			srv := testsvc.SFTP(t)
+			dbURL := testsvc.Database(t)
+			em := startEmulator(t, "--execution-delay", "400ms")
+			cfg := writeConfig(t, configOpts{dbURL: dbURL, emulatorURL: em.url, sftp: srv, project: project,
+				chunkRows: 25_000, lanes: 2})
+			migrate(t, cfg)
+			customersCSV(t, filepath.Join(srv.Root, "in"), "customers.csv", "K", n)
+			db := openDB(t, dbURL)
+
+			first := start(t, "run-1", "run", "-c", cfg, project)
+			waitStage(t, db, project, stage, 60*time.Second)
+			first.kill()
+
+			second := start(t, "run-2", "run", "-c", cfg, project, "--json")
+			second.waitExit(t, 120*time.Second)
+			out, err := os.ReadFile(second.stdout)
+			require.NoError(t, err)
+			var summary struct{ Status string }
+			require.NoError(t, json.Unmarshal(lastJSON(out), &summary), "run printed %s", out)
+			assert.Equal(t, "succeeded", summary.Status)
+
+			js := jobs(t, db, project)
+			require.Len(t, js, 1, "the second run resumed the job instead of starting another")
+			assert.EqualValues(t, n, js[0].RowsImported)
+			st := em.stats(t)
+			assert.EqualValues(t, n, st.Inserts)
+			assert.Zero(t, st.Updates, "no row imported twice")
+			var executions int64
+			require.NoError(t, db.QueryRow(t.Context(), `SELECT count(*) FROM dmf_executions`).Scan(&executions))
+			assert.Equal(t, executions, st.ImportCalls, "no execution sent twice")
+			assertRows(t, em, "K", n)
+		})
+	}
+}
+
+// waitStage waits until the project's job is in stage, polling fast enough to catch it.
+func waitStage(t *testing.T, db *pgxpool.Pool, project, stage string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		var got string
+		err := db.QueryRow(t.Context(), `SELECT stage FROM jobs WHERE project = $1 ORDER BY id LIMIT 1`, project).Scan(&got)
+		if err == nil && got == stage {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("project %s never reached stage %s", project, stage)
+}
+
+// lastJSON is the JSON object run printed after any progress lines.
+func lastJSON(out []byte) []byte {
+	for i := range out {
+		if out[i] == '{' && (i == 0 || out[i-1] == '\n') {
+			return out[i:]
+		}
+	}
+	return []byte(fmt.Sprintf("%q", out))
+}
