@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,14 +21,15 @@ import (
 	"github.com/dmfpipe/dmfpipe/migrations"
 )
 
-// Sample import run by `pipeline dev` (an embedded file whose header names the fields).
-const (
-	devSample     = "data/dmf/customers-v3.csv"
-	devEntity     = "Customers V3"
-	devLegal      = "USMF"
-	devGroup      = "DMFPIPE-DEV-CUSTOMERS"
-	devConfigName = "dev.yaml"
-)
+// The example projects `pipeline dev` imports, with their sample files (embedded).
+var devImports = []struct{ project, file string }{
+	{"customers-csv", "data/inbox/customers/customers_20261125.csv"},
+	{"vendors-xlsx", "data/inbox/vendors/vendors_20261125.xlsx"},
+	{"products-json", "data/inbox/products/products_20261125.json"},
+}
+
+// devConfigName is the example config pointed at this run's Postgres and emulator.
+const devConfigName = "dev.yaml"
 
 func newDevCmd() *cobra.Command {
 	var (
@@ -44,8 +46,9 @@ func newDevCmd() *cobra.Command {
   - the F&O DMF emulator on a free loopback port,
   - the example config and sample files, written to the work folder,
 
-then imports the sample customers file into the emulator through the DMF package API
-(package build, blob upload, ImportFromPackage, status polling) and prints what it did.
+then runs the example import projects end to end on their sample files (a Windows-1252
+CSV, an XLSX workbook and a nested JSON feed): read, map, validate, stage, package,
+upload, ImportFromPackage, status polling, and prints what it did.
 
 With --serve it keeps Postgres and the emulator running until Ctrl-C, so that you can
 try other commands against them with the printed config (-c). Without it, everything
@@ -118,34 +121,30 @@ func runDev(cmd *cobra.Command, dir string, serve, keep bool) (err error) {
 		return err
 	}
 	cfgPath := filepath.Join(dir, devConfigName)
-	if err := os.WriteFile(cfgPath, []byte(devConfig(pg.URL(), base)), 0o600); err != nil {
+	if err := writeDevConfig(dir, cfgPath, pg.URL(), base); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "    config %s\n", cfgPath)
 
-	fmt.Fprintf(out, "==> importing %s into %s (%s) through the DMF package API\n", devSample, devEntity, devLegal)
-	importStart := time.Now()
-	root := newRootCmd()
-	root.SetOut(out)
-	root.SetErr(cmd.ErrOrStderr())
-	root.SetArgs([]string{"dmf", "import", "-c", cfgPath, "--env", "emulator",
-		"--entity", devEntity, "--legal-entity", devLegal, "--definition-group", devGroup,
-		filepath.Join(dir, devSample)})
-	if err := root.ExecuteContext(ctx); err != nil {
-		return fmt.Errorf("sample import: %w", err)
+	for _, imp := range devImports {
+		fmt.Fprintf(out, "==> pipeline run %s --file %s\n", imp.project, imp.file)
+		root := newRootCmd()
+		root.SetOut(out)
+		root.SetErr(cmd.ErrOrStderr())
+		root.SetArgs([]string{"run", "-c", cfgPath, imp.project, "--file", filepath.Join(dir, imp.file)})
+		if err := root.ExecuteContext(ctx); err != nil {
+			return fmt.Errorf("sample import of %s: %w", imp.project, err)
+		}
 	}
-	rows := len(em.Rows(devEntity, devLegal))
 	stats := em.Stats()
-	fmt.Fprintf(out, `
-dmfpipe dev: done in %s
-  sample import     %d rows now in the emulator's %s (%s), in %s
-  emulator          %s  (%d requests, %d protocol violations)
-  database          %s
-`, time.Since(started).Round(time.Millisecond), rows, devEntity, devLegal,
-		time.Since(importStart).Round(time.Millisecond), base, totalRequests(stats), len(stats.ProtocolViolations),
-		pg.URL())
+	fmt.Fprintf(out, "\ndmfpipe dev: done in %s\n", time.Since(started).Round(time.Millisecond))
+	for _, e := range []struct{ entity, le string }{{"Customers V3", "USMF"}, {"Vendors V2", "USMF"}, {"Released products V2", "USMF"}} {
+		fmt.Fprintf(out, "  %-22s %d rows in the emulator (%s)\n", e.entity, len(em.Rows(e.entity, e.le)), e.le)
+	}
+	fmt.Fprintf(out, "  emulator               %s  (%d requests, %d protocol violations)\n  database               %s\n",
+		base, totalRequests(stats), len(stats.ProtocolViolations), pg.URL())
 	if keep || serve {
-		fmt.Fprintf(out, "  work folder       %s\n", dir)
+		fmt.Fprintf(out, "  work folder            %s\n", dir)
 	}
 	if len(stats.ProtocolViolations) > 0 {
 		return fmt.Errorf("the emulator saw protocol violations: %v", stats.ProtocolViolations)
@@ -194,19 +193,25 @@ func writeDevFiles(dir string) error {
 	})
 }
 
-// devConfig is the example config's emulator environment, pointed at this run's
-// Postgres and emulator.
-func devConfig(dbURL, base string) string {
-	return fmt.Sprintf(`# Written by pipeline dev: the local Postgres and emulator of this run.
-database:
-  url: %s
-environments:
-  emulator:
-    url: %s
-    tenant: %s
-    client_id: %s
-    client_secret: %s
-    token_url: %s/%s/oauth2/v2.0/token
-    poll: { initial: 200ms, max: 2s, deadline: 10m }
-`, dbURL, base, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret, base, emulator.DefaultTenant)
+// writeDevConfig writes the embedded example config pointed at this run's Postgres and
+// emulator.
+func writeDevConfig(dir, path, dbURL, base string) error {
+	example, err := os.ReadFile(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		return err
+	}
+	cfg := strings.NewReplacer(
+		examplesDatabaseURL, dbURL,
+		examplesEmulatorURL, base,
+	).Replace(string(example))
+	if cfg == string(example) {
+		return errors.New("the embedded example config no longer names the emulator and database it is pointed at")
+	}
+	return os.WriteFile(path, []byte("# Written by pipeline dev: examples/pipeline.yaml on this run's Postgres and emulator.\n"+cfg), 0o600)
 }
+
+// What the example config names, replaced by this run's services.
+const (
+	examplesDatabaseURL = "${env:PIPELINE_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/dmfpipe?sslmode=disable}"
+	examplesEmulatorURL = "http://127.0.0.1:8089"
+)

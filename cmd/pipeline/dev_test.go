@@ -12,7 +12,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/internal/devstack"
 )
 
-// `make dev` end to end: its own Postgres, the emulator and the sample import.
+// `make dev` end to end: its own Postgres, the emulator and the example projects' imports.
 func TestDevRunsTheSampleImport(t *testing.T) {
 	if _, err := devstack.FindPostgresBin(); err != nil {
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
@@ -22,7 +22,15 @@ func TestDevRunsTheSampleImport(t *testing.T) {
 	}
 	out, code := runCLI(t, "dev")
 	require.Equal(t, 0, code, out)
-	assert.Contains(t, out, ": Succeeded, 1000 rows sent")
-	assert.Regexp(t, regexp.MustCompile(`sample import\s+1000 rows now in the emulator's Customers V3 \(USMF\)`), out)
-	assert.Contains(t, out, "0 protocol violations")
+	for _, want := range []string{
+		"job 1: succeeded", "5 read, 5 staged, 0 invalid, 5 uploaded, 5 imported",
+		"job 2: succeeded", "3 read, 3 staged, 0 invalid, 3 uploaded, 3 imported",
+		"job 3: succeeded", "4 read, 4 staged, 0 invalid, 4 uploaded, 4 imported",
+		"0 protocol violations",
+	} {
+		assert.Contains(t, out, want)
+	}
+	assert.Regexp(t, regexp.MustCompile(`Customers V3\s+5 rows in the emulator`), out)
+	assert.Regexp(t, regexp.MustCompile(`Vendors V2\s+3 rows in the emulator`), out)
+	assert.Regexp(t, regexp.MustCompile(`Released products V2\s+4 rows in the emulator`), out)
 }

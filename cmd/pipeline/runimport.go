@@ -80,6 +80,9 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 		return nil
 	}
 	progress := newRunProgress(out, !asJSON && isTerminal(out))
+	if len(files) > 0 {
+		progress.filePrefix = "/" // local files are named from the file system root
+	}
 	var summaries []worker.JobSummary
 	for _, id := range ids {
 		s, err := waitWithProgress(ctx, w, id, progress, asJSON)
@@ -176,12 +179,13 @@ func waitWithProgress(ctx context.Context, w *worker.Worker, id int64, pr *runPr
 // runProgress prints a job's stages: one refreshed line on a terminal, a line per
 // change otherwise.
 type runProgress struct {
-	w        io.Writer
-	tty      bool
-	last     string
-	stage    string
-	since    time.Time
-	rowsMark int64
+	w          io.Writer
+	tty        bool
+	filePrefix string
+	last       string
+	stage      string
+	since      time.Time
+	rowsMark   int64
 }
 
 func newRunProgress(w io.Writer, tty bool) *runProgress { return &runProgress{w: w, tty: tty} }
@@ -216,7 +220,7 @@ func (p *runProgress) line(s worker.JobSummary) string {
 	}
 	head := fmt.Sprintf("job %d %-8s", s.ID, s.Stage)
 	if s.File != "" {
-		head = fmt.Sprintf("job %d %s %-8s", s.ID, s.File, s.Stage)
+		head = fmt.Sprintf("job %d %s%s %-8s", s.ID, p.filePrefix, s.File, s.Stage)
 	}
 	rate := ""
 	if el := time.Since(p.since).Seconds(); el > 0.5 && done > p.rowsMark {
