@@ -269,21 +269,27 @@ func orTop(path string) string {
 
 // suggest names the closest known key when the unknown one looks like a typo.
 func suggest(key string, fields map[string]int) string {
-	best, bestDist := "", 3
 	names := make([]string, 0, len(fields))
 	for name := range fields {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	for _, name := range names {
-		if dist := levenshtein(key, name); dist < bestDist {
-			best, bestDist = name, dist
+	if best := Closest(key, names); best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
+}
+
+// Closest returns the candidate within an edit distance of 2 of name (the first of the
+// nearest), or "" when none is that close: the "did you mean" of a typo.
+func Closest(name string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if dist := levenshtein(name, c); dist < bestDist {
+			best, bestDist = c, dist
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best
 }
 
 func levenshtein(a, b string) int {

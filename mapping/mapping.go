@@ -225,35 +225,12 @@ func entityNames(cat *catalog.Catalog) string {
 
 // suggestField names the field closest to an unknown name, when one is close.
 func suggestField(ent *catalog.Entity, name string) string {
-	u := strings.ToUpper(name)
-	best, bestDist := "", 3
-	for _, f := range ent.Fields {
-		if d := editDistance(u, f.StagingName); d < bestDist {
-			best, bestDist = f.StagingName, d
-		}
+	names := make([]string, len(ent.Fields))
+	for i, f := range ent.Fields {
+		names[i] = f.StagingName
 	}
-	if best == "" {
-		return ""
+	if best := config.Closest(strings.ToUpper(name), names); best != "" {
+		return fmt.Sprintf(" (did you mean %s?)", best)
 	}
-	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return ""
 }

@@ -90,7 +90,7 @@ func (i *ingestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 	}
 	hr := ingest.NewHashingReader(rc)
 	defer hr.Close()
-	opts, err := readerOptions(p.Format, entry.File.Name)
+	opts, err := reader.OptionsFor(p.Format, entry.File.Name)
 	if err != nil {
 		return fail(err)
 	}

@@ -3,13 +3,11 @@ package worker
 import (
 	"errors"
 	"fmt"
-	"path"
 	"regexp"
 	"strings"
 
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/dmf/catalog"
-	"github.com/dmfpipe/dmfpipe/ingest/reader"
 	"github.com/dmfpipe/dmfpipe/ingestjob"
 	"github.com/dmfpipe/dmfpipe/mapping"
 	"github.com/dmfpipe/dmfpipe/validate"
@@ -48,29 +46,6 @@ func (w *Worker) compile(p *config.Project) (*compiledProject, error) {
 	}
 	w.compiled[p.Name] = cp
 	return cp, nil
-}
-
-// readerOptions are the reader options of a project's format for file.
-func readerOptions(f config.Format, file string) (reader.Options, error) {
-	format, err := reader.ParseFormat(f.Type)
-	if err != nil {
-		return reader.Options{}, err
-	}
-	opts := reader.Options{
-		Format:    format,
-		FileName:  path.Base(file),
-		Delimiter: f.Delimiter,
-		Encoding:  f.Encoding,
-		NoHeader:  f.Header != nil && !*f.Header,
-		SkipRows:  f.SkipRows,
-		Sheet:     f.Sheet,
-		HeaderRow: f.HeaderRow,
-		Records:   f.Records,
-	}
-	if f.HeaderRow == 1 && f.SkipRows > 0 {
-		opts.HeaderRow = 0 // the config default; let the reader count from SkipRows
-	}
-	return opts, nil
 }
 
 // errNoLegalEntity is returned (wrapped) for a file whose legal entity cannot be told.

@@ -102,29 +102,6 @@ func importProject(cfg *config.Config, name string) (*config.Project, error) {
 	return nil, usageError(fmt.Errorf("no project %q (projects: %s)", name, strings.Join(names, ", ")))
 }
 
-// readerOptions turns a project's format into reader options for file.
-func readerOptions(f config.Format, file string) (reader.Options, error) {
-	format, err := reader.ParseFormat(f.Type)
-	if err != nil {
-		return reader.Options{}, err
-	}
-	opts := reader.Options{
-		Format:    format,
-		FileName:  filepath.Base(file),
-		Delimiter: f.Delimiter,
-		Encoding:  f.Encoding,
-		NoHeader:  f.Header != nil && !*f.Header,
-		SkipRows:  f.SkipRows,
-		Sheet:     f.Sheet,
-		HeaderRow: f.HeaderRow,
-		Records:   f.Records,
-	}
-	if f.HeaderRow == 1 && f.SkipRows > 0 {
-		opts.HeaderRow = 0 // the config default; let the reader count from SkipRows
-	}
-	return opts, nil
-}
-
 // previewResult is what preview prints, also its --json form.
 type previewResult struct {
 	File   string       `json:"file"`
@@ -150,7 +127,7 @@ func preview(p *config.Project, file string, limit int) (*previewResult, error) 
 	if len(probs) > 0 {
 		return nil, usageError(probs)
 	}
-	opts, err := readerOptions(p.Format, file)
+	opts, err := reader.OptionsFor(p.Format, file)
 	if err != nil {
 		return nil, usageError(err)
 	}

@@ -107,7 +107,7 @@ func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) 
 	if len(probs) > 0 {
 		return usageError(probs)
 	}
-	opts, err := readerOptions(p.Format, file)
+	opts, err := reader.OptionsFor(p.Format, file)
 	if err != nil {
 		return usageError(err)
 	}
