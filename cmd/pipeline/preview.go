@@ -89,17 +89,14 @@ config problem (including a mapping column the file lacks).`,
 
 // importProject finds an import project by name.
 func importProject(cfg *config.Config, name string) (*config.Project, error) {
-	var names []string
-	for _, p := range cfg.Projects {
-		if p.Name == name {
-			if p.Kind != "import" {
-				return nil, usageError(fmt.Errorf("project %s is an %s project; only imports map files", name, p.Kind))
-			}
-			return p, nil
-		}
-		names = append(names, p.Name)
+	p, err := findProject(cfg, name)
+	if err != nil {
+		return nil, err
 	}
-	return nil, usageError(fmt.Errorf("no project %q (projects: %s)", name, strings.Join(names, ", ")))
+	if p.Kind != "import" {
+		return nil, usageError(fmt.Errorf("project %s is an %s project; only imports map files", name, p.Kind))
+	}
+	return p, nil
 }
 
 // previewResult is what preview prints, also its --json form.

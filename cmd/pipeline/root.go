@@ -23,6 +23,7 @@ and exports the other way. Projects are declared in a YAML config file.`,
 		newInspectCmd(),
 		newMigrateCmd(),
 		newPreviewCmd(),
+		newProjectsCmd(),
 		newRunCmd(),
 		newServeCmd(),
 	)
