@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/dmfpipe/dmfpipe/ingest/reader"
 	"github.com/dmfpipe/dmfpipe/mapping"
@@ -44,7 +45,13 @@ type Options struct {
 	MaxErrorRate *float64
 	// FirstErrors is how many errors Result.Errors holds, in row order. Defaults to 20.
 	FirstErrors int
+	// Progress, when set, is told the number of records staged so far, about once a
+	// second while the file streams (it runs on the staging loop: keep it quick).
+	Progress func(staged int64)
 }
+
+// progressEvery is how often Options.Progress hears from a running Stage.
+const progressEvery = time.Second
 
 // Result is what staging a file produced.
 type Result struct {
@@ -96,7 +103,7 @@ func Stage(ctx context.Context, store *staging.Store, job int64, rd reader.Reade
 	if err != nil {
 		return res, errors.Join(err, store.Drop(context.WithoutCancel(ctx), job))
 	}
-	st := stream{rules: rules, filters: filters, header: header, nfields: len(layout.Fields)}
+	st := stream{rules: rules, filters: filters, header: header, nfields: len(layout.Fields), progress: opts.Progress}
 	res.Read, err = st.copyRows(ctx, w, rd, bind)
 	if err == nil {
 		res.Counts, err = w.Close(ctx)
@@ -167,10 +174,11 @@ type pipeline struct {
 
 // stream is what maps and checks each record.
 type stream struct {
-	rules   RowChecker
-	filters []*staging.UniqueFilter
-	header  []string
-	nfields int
+	rules    RowChecker
+	filters  []*staging.UniqueFilter
+	header   []string
+	nfields  int
+	progress func(staged int64)
 }
 
 func (st *stream) startPipeline(ctx context.Context, rd reader.Reader, mappers []Mapper) *pipeline {
@@ -306,8 +314,9 @@ func (st *stream) copyRows(ctx context.Context, w *staging.Writer, rd reader.Rea
 	p := st.startPipeline(ctx, rd, mappers)
 	defer p.stop()
 	var (
-		row staging.Row
-		n   int64
+		row      staging.Row
+		n        int64
+		reported = time.Now()
 	)
 	for b := range p.order {
 		if err := ctx.Err(); err != nil {
@@ -331,6 +340,10 @@ func (st *stream) copyRows(ctx context.Context, w *staging.Writer, rd reader.Rea
 		}
 		if b.err != nil {
 			return n, fmt.Errorf("reading record %d: %w", n+1, b.err)
+		}
+		if st.progress != nil && time.Since(reported) >= progressEvery {
+			st.progress(n)
+			reported = time.Now()
 		}
 		select {
 		case p.free <- b:

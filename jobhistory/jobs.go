@@ -191,6 +191,12 @@ func (s *Store) SetStaged(ctx context.Context, id int64, read, staged, invalid i
 		read, staged, invalid)
 }
 
+// SetRead records how many records a running ingest has read so far, for progress.
+func (s *Store) SetRead(ctx context.Context, id int64, read int64) error {
+	return s.exec(ctx, id, "recording the ingest progress", `
+		UPDATE jobs SET rows_read = $2, updated_at = now() WHERE id = $1`, read)
+}
+
 // SetChunksTotal records how many chunks a job's valid rows were cut into.
 func (s *Store) SetChunksTotal(ctx context.Context, id int64, n int) error {
 	return s.exec(ctx, id, "recording the chunks", `UPDATE jobs SET chunks_total = $2, updated_at = now() WHERE id = $1`, n)

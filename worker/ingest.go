@@ -99,7 +99,11 @@ func (i *ingestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 		return failOrRetry(err, fail, retryOrFail)
 	}
 	res, stageErr := ingestjob.Stage(ctx, w.staging, id, rd, ingestjob.BindMapping(cp.mapping), cp.rules, cp.sets,
-		ingestjob.Options{MaxErrorRate: p.OnErrors.MaxErrorRate, FirstErrors: firstErrors})
+		ingestjob.Options{MaxErrorRate: p.OnErrors.MaxErrorRate, FirstErrors: firstErrors,
+			Progress: func(read int64) {
+				// Progress is best effort: a failed update only delays what `run` shows.
+				_ = hist.SetRead(ctx, id, read)
+			}})
 	closeErr := rd.Close()
 	var exceeded *staging.ErrorRateExceededError
 	if stageErr != nil && !errors.As(stageErr, &exceeded) {

@@ -101,6 +101,17 @@ func (w *Worker) Summary(ctx context.Context, id int64) (JobSummary, error) {
 	}
 	s := JobSummary{ID: j.ID, Project: j.Project, Status: j.Status, Stage: j.Stage, Counts: j.Counts,
 		Chunks: j.ChunksTotal, Error: j.Error}
+	if !s.Done() && j.ChunksTotal > 0 {
+		// While chunks are in flight the job row has no upload counts yet: take them from
+		// the chunks (rows of ended chunks count as imported until finalize splits them).
+		err := w.pool.QueryRow(ctx, `
+SELECT coalesce(sum(row_count) FILTER (WHERE status NOT IN ('pending', 'uploading')), 0),
+       coalesce(sum(row_count) FILTER (WHERE status IN ('succeeded', 'partially_succeeded', 'failed', 'canceled')), 0)
+FROM chunks WHERE job_id = $1`, id).Scan(&s.Counts.Uploaded, &s.Counts.Imported)
+		if err != nil {
+			return s, fmt.Errorf("reading the chunks of job %d: %w", id, err)
+		}
+	}
 	switch {
 	case !j.FinishedAt.IsZero():
 		s.Duration = j.FinishedAt.Sub(j.CreatedAt)

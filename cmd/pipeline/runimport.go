@@ -182,11 +182,15 @@ type runProgress struct {
 	w          io.Writer
 	tty        bool
 	filePrefix string
+	printed    time.Time
 	last       string
 	stage      string
 	since      time.Time
 	rowsMark   int64
 }
+
+// plainEvery spaces the progress lines within a stage when not on a terminal.
+const plainEvery = 5 * time.Second
 
 func newRunProgress(w io.Writer, tty bool) *runProgress { return &runProgress{w: w, tty: tty} }
 
@@ -199,10 +203,10 @@ func (p *runProgress) update(s worker.JobSummary) {
 		p.last = ""
 	}
 	line := p.line(s)
-	if line == p.last {
+	if line == p.last || (!p.tty && p.last != "" && time.Since(p.printed) < plainEvery) {
 		return
 	}
-	p.last = line
+	p.last, p.printed = line, time.Now()
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 	} else {
