@@ -36,7 +36,8 @@ type Database struct {
 	// URL is a libpq-style URL or keyword/value string. Required by commands that use
 	// the database (serve, run, migrate); `check` does not connect.
 	URL Secret `yaml:"url"`
-	// MaxConns caps the connection pool. Defaults to 10.
+	// MaxConns caps the connection pool of each process. Defaults to 30: a serve or run
+	// process's workers need 25 (one per worker, plus River's own).
 	MaxConns int `yaml:"max_conns"`
 	// StagingRetention is how long staged rows of finished jobs are kept. Defaults to 30 days.
 	StagingRetention Duration `yaml:"staging_retention"`

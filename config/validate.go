@@ -17,7 +17,7 @@ import (
 
 // Defaults documented on the fields they apply to.
 const (
-	DefaultMaxConns             = 10
+	DefaultMaxConns             = 30
 	DefaultStagingRetention     = 30 * 24 * time.Hour
 	DefaultMaxRequestsPerMinute = 600
 	DefaultPollInitial          = 5 * time.Second

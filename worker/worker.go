@@ -89,6 +89,16 @@ type Worker struct {
 	gates    map[string]chan struct{} // by environment/definition group, see withGroupLock
 }
 
+// poolNeed is the connection pool size the queues' workers need: one per worker plus
+// River's own (fetching, completing, leadership, notifications).
+func poolNeed(queues map[string]river.QueueConfig) int {
+	n := 4
+	for _, q := range queues {
+		n += q.MaxWorkers
+	}
+	return n
+}
+
 // New builds a Worker and its River client; nothing is started (see Start).
 func New(d Deps) (*Worker, error) {
 	if d.Pool == nil || d.Config == nil {
@@ -150,6 +160,13 @@ func New(d Deps) (*Worker, error) {
 		CompletedJobRetentionPeriod: 24 * time.Hour,
 		CancelledJobRetentionPeriod: 24 * time.Hour,
 		DiscardedJobRetentionPeriod: 7 * 24 * time.Hour,
+	}
+	if need := poolNeed(rc.Queues); int(d.Pool.Config().MaxConns) < need {
+		// Every running job may hold a connection (an upload holds its definition group's
+		// lock on one), and River needs a few of its own: a smaller pool makes the
+		// stages wait on each other for connections.
+		w.log.Warn("the database pool is smaller than the workers need; raise database.max_conns",
+			"max_conns", d.Pool.Config().MaxConns, "need", need)
 	}
 	if d.Periodic {
 		periodic, err := scheduler.PeriodicJobs(d.Config.Projects)
