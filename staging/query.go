@@ -162,18 +162,7 @@ func (s *Store) Errors(ctx context.Context, job int64, field string, rule valida
 		FROM `+errorsTable(job)+` e JOIN `+rowsTable(job)+` r USING (row_no)
 		WHERE e.field = $1 AND e.rule = $2 AND e.row_no > $3
 		ORDER BY e.row_no, e.message LIMIT $4`, field, rule, after, pageSize(limit))
-	if err != nil {
-		return nil, fmt.Errorf("reading errors of job %d: %w", job, err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (validate.Error, error) {
-		e := validate.Error{Sheet: l.Sheet}
-		err := row.Scan(&e.Row, &e.Line, &e.Field, &e.Rule, &e.Column, &e.Msg)
-		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading errors of job %d: %w", job, err)
-	}
-	return out, nil
+	return collectErrors(rows, err, job, l.Sheet)
 }
 
 // ErrNotEditable is returned (wrapped) when a row's status does not allow an edit:
@@ -277,11 +266,16 @@ func (s *Store) FirstErrors(ctx context.Context, job int64, limit int) ([]valida
 	rows, err := s.pool.Query(ctx, `SELECT e.row_no, r.line, e.field, e.rule, e.col, e.message
 		FROM `+errorsTable(job)+` e JOIN `+rowsTable(job)+` r USING (row_no)
 		ORDER BY e.row_no, e.field, e.rule LIMIT $1`, pageSize(limit))
+	return collectErrors(rows, err, job, l.Sheet)
+}
+
+// collectErrors reads the rows of an error query (row_no, line, field, rule, col, message).
+func collectErrors(rows pgx.Rows, err error, job int64, sheet string) ([]validate.Error, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading errors of job %d: %w", job, err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (validate.Error, error) {
-		e := validate.Error{Sheet: l.Sheet}
+		e := validate.Error{Sheet: sheet}
 		err := row.Scan(&e.Row, &e.Line, &e.Field, &e.Rule, &e.Column, &e.Msg)
 		return e, err
 	})

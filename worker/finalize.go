@@ -34,10 +34,7 @@ func (f *finalizeWorker) NextRetry(job *river.Job[FinalizeArgs]) time.Time {
 func (f *finalizeWorker) Work(ctx context.Context, job *river.Job[FinalizeArgs]) error {
 	w, id := f.w, job.Args.JobID
 	hist := history(w.pool)
-	j, err := hist.Job(ctx, id)
-	if errors.Is(err, jobhistory.ErrJobNotFound) {
-		return river.JobCancel(err)
-	}
+	j, err := stageJob(ctx, hist, id)
 	if err != nil {
 		return err
 	}

@@ -37,10 +37,7 @@ func (i *ingestWorker) NextRetry(job *river.Job[IngestArgs]) time.Time {
 func (i *ingestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) error {
 	w, id := i.w, job.Args.JobID
 	hist := history(w.pool)
-	j, err := hist.Job(ctx, id)
-	if errors.Is(err, jobhistory.ErrJobNotFound) {
-		return river.JobCancel(err)
-	}
+	j, err := stageJob(ctx, hist, id)
 	if err != nil {
 		return err
 	}

@@ -35,10 +35,7 @@ func (u *uploadWorker) NextRetry(job *river.Job[UploadArgs]) time.Time {
 func (u *uploadWorker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
 	w, a := u.w, job.Args
 	hist := history(w.pool)
-	j, err := hist.Job(ctx, a.JobID)
-	if errors.Is(err, jobhistory.ErrJobNotFound) {
-		return river.JobCancel(err)
-	}
+	j, err := stageJob(ctx, hist, a.JobID)
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,16 @@ type Worker struct {
 	gates    map[string]chan struct{} // by environment/definition group, see withGroupLock
 }
 
+// stageJob reads the import job a stage works on; a job that no longer exists cancels
+// the stage's River job instead of retrying it.
+func stageJob(ctx context.Context, hist *jobhistory.Store, id int64) (*jobhistory.Job, error) {
+	j, err := hist.Job(ctx, id)
+	if errors.Is(err, jobhistory.ErrJobNotFound) {
+		return nil, river.JobCancel(err)
+	}
+	return j, err
+}
+
 // poolNeed is the connection pool size the queues' workers need: one per worker plus
 // River's own (fetching, completing, leadership, notifications).
 func poolNeed(queues map[string]river.QueueConfig) int {
