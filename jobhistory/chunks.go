@@ -84,7 +84,19 @@ func scanChunk(row pgx.Row) (Chunk, error) {
 
 // Chunk returns one chunk of a job.
 func (s *Store) Chunk(ctx context.Context, job int64, no int) (Chunk, error) {
-	c, err := scanChunk(s.db.QueryRow(ctx, `SELECT `+chunkColumns+` FROM chunks WHERE job_id = $1 AND chunk_no = $2`, job, no))
+	return s.chunk(ctx, job, no, "")
+}
+
+// LockChunk returns one chunk of a job and locks it until the transaction ends. The
+// stages that change a chunk's status lock it first and act on what they read under the
+// lock: a status read before (a reclaimed upload that re-records its execution while the
+// execution's poll ends the chunk) must never overwrite a chunk's end.
+func (s *Store) LockChunk(ctx context.Context, job int64, no int) (Chunk, error) {
+	return s.chunk(ctx, job, no, " FOR UPDATE")
+}
+
+func (s *Store) chunk(ctx context.Context, job int64, no int, lock string) (Chunk, error) {
+	c, err := scanChunk(s.db.QueryRow(ctx, `SELECT `+chunkColumns+` FROM chunks WHERE job_id = $1 AND chunk_no = $2`+lock, job, no))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, fmt.Errorf("job %d chunk %d: %w", job, no, ErrChunkNotFound)
 	}

@@ -124,6 +124,9 @@ func (p *pollWorker) Work(ctx context.Context, job *river.Job[PollArgs]) error {
 		if err := hist.RecordPoll(ctx, ex.ID, string(st), true, ""); err != nil {
 			return err
 		}
+		if c, err := hist.LockChunk(ctx, c.JobID, c.No); err != nil || jobhistory.ChunkTerminal(c.Status) {
+			return err // ended meanwhile (failed by its upload, or by another poll)
+		}
 		if err := rejectRows(ctx, tx, c.JobID, rejected); err != nil {
 			return err
 		}

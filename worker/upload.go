@@ -287,11 +287,16 @@ func (w *Worker) groupGate(key string) chan struct{} {
 }
 
 // submitted records that F&O has a chunk's execution: the chunk is importing, its rows
-// uploaded, and a poll follows the execution. It is safe to repeat.
+// uploaded, and a poll follows the execution. It is safe to repeat, and does nothing more
+// than record the submission once the chunk has ended (its poll may have run first).
 func (w *Worker) submitted(ctx context.Context, j *jobhistory.Job, c jobhistory.Chunk, execID, blobID string) error {
 	return pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
 		hist := history(tx)
 		if err := hist.SetSubmitted(ctx, execID, blobID); err != nil {
+			return err
+		}
+		c, err := hist.LockChunk(ctx, c.JobID, c.No)
+		if err != nil || jobhistory.ChunkTerminal(c.Status) {
 			return err
 		}
 		if err := hist.SetChunkStatus(ctx, c.JobID, c.No, jobhistory.ChunkImporting, ""); err != nil {
@@ -305,7 +310,7 @@ func (w *Worker) submitted(ctx context.Context, j *jobhistory.Job, c jobhistory.
 		}
 		// The first poll runs at once (F&O answered after staging, the status may
 		// already tell); later ones snooze following the environment's poll settings.
-		_, err := w.client.InsertTx(ctx, tx, PollArgs{ExecutionID: execID}, nil)
+		_, err = w.client.InsertTx(ctx, tx, PollArgs{ExecutionID: execID}, nil)
 		return err
 	})
 }
@@ -320,10 +325,16 @@ func (w *Worker) pollSettings(env string) config.Poll {
 }
 
 // failChunk ends a chunk as failed (its rows stay where they are for an operator) and
-// finalizes the job when it was the last open chunk.
+// finalizes the job when it was the last open chunk. A chunk that has ended meanwhile
+// keeps its end.
 func (w *Worker) failChunk(ctx context.Context, c jobhistory.Chunk, cause error) error {
+	ended := false
 	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
 		hist := history(tx)
+		c, err := hist.LockChunk(ctx, c.JobID, c.No)
+		if ended = jobhistory.ChunkTerminal(c.Status); err != nil || ended {
+			return err
+		}
 		if err := hist.SetChunkStatus(ctx, c.JobID, c.No, jobhistory.ChunkFailed, cause.Error()); err != nil {
 			return err
 		}
@@ -334,6 +345,9 @@ func (w *Worker) failChunk(ctx context.Context, c jobhistory.Chunk, cause error)
 	})
 	if err != nil {
 		return fmt.Errorf("failing job %d chunk %d (%w): %w", c.JobID, c.No, cause, err)
+	}
+	if ended {
+		return nil
 	}
 	return river.JobCancel(cause)
 }

@@ -3,6 +3,7 @@ package worker
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -428,4 +429,43 @@ func TestUploadAfterCrashAsksFOBeforeResending(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "Succeeded", ex.DMFStatus)
 	assert.Len(t, b.em.Rows(testEntity, testLE), 200)
+}
+
+// A stage that read a chunk before it ended (a reclaimed upload re-recording its
+// execution while the execution's poll ends the chunk) does not undo the chunk's end.
+func TestChunkEndIsNotOverwrittenByAStaleStage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{chunkRows: 100, lanes: 1})
+	ctx := t.Context()
+	b.drop(t, "customers_s.csv", customersCSV(200, nil))
+	s := b.startOne(t, "customers_s.csv", false)
+	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
+	hist := jobhistory.NewStore(b.pool)
+	j, err := hist.Job(ctx, s.ID)
+	require.NoError(t, err)
+	stale, err := hist.Chunk(ctx, s.ID, 2)
+	require.NoError(t, err)
+	require.Equal(t, jobhistory.ChunkSucceeded, stale.Status)
+	stale.Status = jobhistory.ChunkImporting
+	execID := executionID(testProject, s.ID, 2, 1)
+	countPolls := func() (n int) {
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1`, PollArgs{}.Kind()).Scan(&n))
+		return n
+	}
+	polls := countPolls()
+
+	require.NoError(t, b.w.submitted(ctx, j, stale, execID, ""))
+	require.NoError(t, b.w.failChunk(ctx, stale, errors.New("a late failure")), "failing an ended chunk is not an error")
+
+	c, err := hist.Chunk(ctx, s.ID, 2)
+	require.NoError(t, err)
+	assert.Equal(t, jobhistory.ChunkSucceeded, c.Status)
+	assert.Empty(t, c.Error)
+	assert.Equal(t, polls, countPolls(), "no poll inserted for an ended chunk")
+	after, err := hist.Job(ctx, s.ID)
+	require.NoError(t, err)
+	assert.Equal(t, j.Stage, after.Stage)
+	var imported int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM staging_rows WHERE job_id = $1 AND status = 'imported'`, s.ID).Scan(&imported))
+	assert.Equal(t, 200, imported)
 }
