@@ -5,8 +5,11 @@ TESTENV = $(GO) run ./internal/cmd/testenv
 # How much each fuzz target runs in `make test`: a count of inputs, not a duration
 # (longer: make fuzz FUZZTIME=5m). With a duration, Go's fuzzer can fail with "context
 # deadline exceeded" when the time runs out in the middle of minimizing an input.
+# Minimizing a new interesting input runs a count of inputs too, not Go's default 60 s.
 FUZZTIME ?= 50000x
-FUZZ_TARGETS = FuzzCSV FuzzJSON FuzzXLSX
+FUZZMINIMIZE ?= 2000x
+# package:target
+FUZZ_TARGETS = ingest/reader:FuzzCSV ingest/reader:FuzzJSON ingest/reader:FuzzXLSX validate:FuzzPattern
 
 .PHONY: build dev test test-race fuzz bench vet services-up services-down clean
 
@@ -30,9 +33,10 @@ test-race:
 	$(TESTENV) run -- $(GO) test -race -count=1 ./...
 
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $$t for $(FUZZTIME)"; \
-		$(GO) test ./ingest/reader -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	@for pt in $(FUZZ_TARGETS); do \
+		p=$${pt%%:*}; t=$${pt#*:}; \
+		echo "fuzz $$p $$t for $(FUZZTIME)"; \
+		$(GO) test ./$$p -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) || exit 1; \
 	done
 
 # Benchmarks (numbers for the issue notes); BENCH selects, e.g. make bench BENCH=CSV.

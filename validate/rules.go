@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -67,7 +66,7 @@ type fieldCheck struct {
 	min, max   *string
 	numeric    bool
 	oneOf      []string
-	pattern    *regexp.Regexp
+	pattern    matcher
 	patternSrc string
 	// steps are the value rules this field has, in checking order: a row checks only
 	// what was configured.
@@ -263,11 +262,11 @@ func (fc *fieldCheck) apply(r *config.Rule) error {
 		fc.oneOf = slices.Clone(r.OneOf)
 	}
 	if r.Pattern != "" {
-		re, err := regexp.Compile(`^(?:` + r.Pattern + `)$`)
+		m, err := compilePattern(r.Pattern)
 		if err != nil {
 			return fmt.Errorf("invalid pattern: %v", err)
 		}
-		fc.pattern, fc.patternSrc = re, r.Pattern
+		fc.pattern, fc.patternSrc = m, r.Pattern
 	}
 	return nil
 }
