@@ -66,31 +66,24 @@ func LengthProblem(max int, v string) string {
 }
 
 func isInt(v string) bool {
-	if v == "" {
-		return false
-	}
-	if v[0] == '-' || v[0] == '+' {
+	if v != "" && (v[0] == '-' || v[0] == '+') {
 		v = v[1:]
 	}
-	if v == "" {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		if v[i] < '0' || v[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return isDigits(v)
 }
 
 // isDecimal accepts an optional sign, digits, and optionally '.' and more digits.
 func isDecimal(v string) bool {
 	whole, frac, hasPoint := strings.Cut(v, ".")
-	if !isInt(whole) {
-		return false
+	return isInt(whole) && (!hasPoint || isDigits(frac))
+}
+
+// isDigits reports whether v is one or more ASCII digits.
+func isDigits(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
 	}
-	if !hasPoint {
-		return true
-	}
-	return frac != "" && strings.Trim(frac, "0123456789") == ""
+	return v != ""
 }
