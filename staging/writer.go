@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dmfpipe/dmfpipe/validate"
@@ -202,12 +203,22 @@ func (w *Writer) Close(ctx context.Context) (Counts, error) {
 	return w.counts, nil
 }
 
-// markLoaded records that a job's rows are all in. There is no ANALYZE: it would cost
-// a quarter of a second per million rows, the console's queries are planned on the
-// indexes alone, and autovacuum analyzes the partition soon after.
+// markLoaded indexes a job's rows by number and records that they are all in.
+//
+// The row number index is built here rather than kept up during the COPY: a btree
+// insert per row cost the server 0.5 s per million rows, a sorted build after costs
+// 0.22 s, and with the server on the same 2 cores the COPY waited on the server
+// (measured with BenchmarkDryRun: 1.38–1.44 s kept up, 1.32 s built after). There is no
+// ANALYZE: it would cost a quarter of a second per million rows, the console's queries
+// are planned on the indexes alone, and autovacuum analyzes the partition soon after.
 func (s *Store) markLoaded(ctx context.Context, job int64) error {
-	if _, err := s.pool.Exec(ctx, "UPDATE staging_jobs SET loaded_at = now() WHERE job_id = $1", job); err != nil {
-		return fmt.Errorf("marking job %d staged: %w", job, err)
-	}
-	return nil
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "CREATE UNIQUE INDEX ON "+rowsTable(job)+" (row_no)"); err != nil {
+			return fmt.Errorf("indexing the staged rows of job %d: %w", job, err)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE staging_jobs SET loaded_at = now() WHERE job_id = $1", job); err != nil {
+			return fmt.Errorf("marking job %d staged: %w", job, err)
+		}
+		return nil
+	})
 }
