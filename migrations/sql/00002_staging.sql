@@ -32,10 +32,12 @@ CREATE TABLE staging_rows (
     -- package keeps out of values): one datum costs COPY far less than a text[].
     -- split_part(vals, E'\x1f', n) is the n-th value, string_to_array(vals, E'\x1f') all.
     vals   text NOT NULL,
-    -- the source values, one per staging_jobs.columns, as a JSON array of strings in which
-    -- null means "the same as vals at that position"; NULL when all are. JSON in a text
-    -- column, not a second text[]: array input costs COPY a call per element, and the
-    -- source values are only ever read whole (cast to jsonb to query them)
+    -- the source values, one per staging_jobs.columns, where they differ from vals; NULL
+    -- when none does. Joined by U+001F, an empty element standing for the value of vals at
+    -- that position and U+001E alone for an empty value; a JSON array of strings (null for
+    -- the value of vals) when a value holds U+001E or U+001F or the text would start with
+    -- '['. Not a second text[]: array input costs COPY a call per element, and the source
+    -- values are only ever read whole (staging/copy.go reads both forms)
     raw    text
 ) PARTITION BY LIST (job_id);
 
