@@ -14,6 +14,8 @@ const (
 	QueuePoll     = "poll"
 	QueueFinalize = "finalize"
 	QueueNotify   = "notify"
+	// QueueMaintenance holds the cluster's housekeeping (PurgeArgs).
+	QueueMaintenance = "maintenance"
 )
 
 // stage is one import stage's River settings.

@@ -46,8 +46,9 @@ type Deps struct {
 	Notifier notify.Sender
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
-	// Periodic registers the scheduler's periodic jobs (one per scheduled project):
-	// true for `serve`, false for a foreground run.
+	// Periodic registers the periodic jobs: the scheduler's (one per scheduled project)
+	// and the hourly purge of expired staging. True for `serve`, false for a foreground
+	// run.
 	Periodic bool
 	// ID names this node in River's job records (attempted_by) and keys its liveness lock
 	// (see reclaim.go): it must be unique among live processes. Defaults to host-pid-random.
@@ -149,6 +150,7 @@ func New(d Deps) (*Worker, error) {
 	river.AddWorker(workers, &pollWorker{w: w})
 	river.AddWorker(workers, &finalizeWorker{w: w})
 	river.AddWorker(workers, &notifyWorker{w: w})
+	river.AddWorker(workers, &purgeWorker{w: w})
 	rc := &river.Config{
 		ID:     w.id,
 		Logger: w.log,
@@ -158,10 +160,11 @@ func New(d Deps) (*Worker, error) {
 			QueueIngest: {MaxWorkers: 1},
 			// Uploads build and send packages; ImportFromPackage itself is serialised
 			// per definition group (lane) by an advisory lock.
-			QueueUpload:   {MaxWorkers: 4},
-			QueuePoll:     {MaxWorkers: 10},
-			QueueFinalize: {MaxWorkers: 2},
-			QueueNotify:   {MaxWorkers: 2},
+			QueueUpload:      {MaxWorkers: 4},
+			QueuePoll:        {MaxWorkers: 10},
+			QueueFinalize:    {MaxWorkers: 2},
+			QueueNotify:      {MaxWorkers: 2},
+			QueueMaintenance: {MaxWorkers: 1},
 		},
 		Workers:              workers,
 		RescueStuckJobsAfter: rescueAfter,
@@ -183,7 +186,7 @@ func New(d Deps) (*Worker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("worker: %w", err)
 		}
-		rc.PeriodicJobs = periodic
+		rc.PeriodicJobs = append(periodic, purgeJob())
 	}
 	if d.Tune != nil {
 		d.Tune(rc)

@@ -51,6 +51,8 @@ type testOpts struct {
 	notifier         notify.Sender
 	// notifyOn is the project's notify.on.
 	notifyOn string
+	// periodic registers the periodic jobs, as serve does.
+	periodic bool
 }
 
 const configTemplate = `
@@ -111,7 +113,7 @@ func setup(t testing.TB, o testOpts) *testBundle {
 
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	w, err := New(Deps{
-		Pool: pool, Config: cfg, Logger: log, Notifier: o.notifier,
+		Pool: pool, Config: cfg, Logger: log, Notifier: o.notifier, Periodic: o.periodic,
 		DMF: func(name string) (*dmf.Client, error) {
 			opts := ClientOptions(cfg.Environments[name], log)
 			opts.RetryBackoff, opts.RetryBackoffMax = 5*time.Millisecond, 50*time.Millisecond
@@ -468,4 +470,46 @@ func TestChunkEndIsNotOverwrittenByAStaleStage(t *testing.T) {
 	var imported int
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM staging_rows WHERE job_id = $1 AND status = 'imported'`, s.ID).Scan(&imported))
 	assert.Equal(t, 200, imported)
+}
+
+// serve's periodic purge drops the staging of jobs finished longer ago than the
+// retention (30 days by default), and leaves the others.
+func TestPurgeDropsExpiredStaging(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{chunkRows: 100, lanes: 1, periodic: true})
+	ctx := t.Context()
+	countPurges := func() (n int) {
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND state = 'completed'`,
+			PurgeArgs{}.Kind()).Scan(&n))
+		return n
+	}
+	require.Eventually(t, func() bool { return countPurges() == 1 }, 10*time.Second, 20*time.Millisecond,
+		"the leader purges when it starts")
+
+	b.drop(t, "old.csv", customersCSV(50, nil))
+	b.drop(t, "recent.csv", customersCSV(60, func(i int, account, _ *string) { *account = fmt.Sprintf("r%06d", i) }))
+	old := b.startOne(t, "old.csv", false)
+	recent := b.startOne(t, "recent.csv", false)
+	require.Equal(t, jobhistory.JobSucceeded, old.Status, old.Error)
+	require.Equal(t, jobhistory.JobSucceeded, recent.Status, recent.Error)
+	_, err := b.pool.Exec(ctx, `UPDATE jobs SET finished_at = now() - interval '31 days' WHERE id = $1`, old.ID)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(ctx, `UPDATE jobs SET finished_at = now() - interval '29 days' WHERE id = $1`, recent.ID)
+	require.NoError(t, err)
+
+	// As the hourly tick would.
+	_, err = b.w.Client().Insert(ctx, PurgeArgs{}, nil)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return countPurges() == 2 }, 10*time.Second, 20*time.Millisecond)
+
+	st := staging.NewStore(b.pool)
+	_, err = st.Layout(ctx, old.ID)
+	require.ErrorIs(t, err, staging.ErrNoJob)
+	var tables int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname IN ($1, $2)`,
+		fmt.Sprintf("staging_rows_%d", old.ID), fmt.Sprintf("staging_errors_%d", old.ID)).Scan(&tables))
+	assert.Zero(t, tables, "the partitions are dropped")
+	counts, err := st.Counts(ctx, recent.ID)
+	require.NoError(t, err)
+	assert.EqualValues(t, 60, counts.Total, "a job within the retention keeps its rows")
 }
