@@ -23,7 +23,6 @@ import (
 	"github.com/dmfpipe/dmfpipe/ingestjob"
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/mapping"
-	"github.com/dmfpipe/dmfpipe/migrations"
 	"github.com/dmfpipe/dmfpipe/staging"
 	"github.com/dmfpipe/dmfpipe/validate"
 )
@@ -122,15 +121,7 @@ func benchDryRun(b *testing.B, rows int, unique bool) {
 	ctx := context.Background()
 	psql := psqlPath(b)
 	file := benchFile(b, rows)
-	dbURL := testsvc.Database(b)
-	pool, err := pgxpool.New(ctx, dbURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := migrations.Up(ctx, pool, nil); err != nil {
-		b.Fatal(err)
-	}
+	pool, dbURL := testsvc.MigratedDatabase(b)
 	dir := b.TempDir()
 	cfgFile := filepath.Join(dir, "pipeline.yaml")
 	if err := os.WriteFile(cfgFile, []byte(strings.Replace(benchConfig, "UNIQUE", strconv.FormatBool(unique), 1)), 0o600); err != nil {

@@ -20,7 +20,6 @@ import (
 	"github.com/dmfpipe/dmfpipe/ingestjob"
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/mapping"
-	"github.com/dmfpipe/dmfpipe/migrations"
 	"github.com/dmfpipe/dmfpipe/staging"
 	"github.com/dmfpipe/dmfpipe/validate"
 )
@@ -95,11 +94,7 @@ func setup(t *testing.T, csv string) *fixture {
 	_, err = m.Bind(rd.Header())
 	require.NoError(t, err)
 
-	pool, err := pgxpool.New(ctx, testsvc.Database(t))
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = migrations.Up(ctx, pool, nil)
-	require.NoError(t, err)
+	pool, _ := testsvc.MigratedDatabase(t)
 	return &fixture{ctx: ctx, pool: pool, file: file, mapping: m, rules: rules, rd: rd,
 		sets: ingestjob.SetRules{Unique: rules.UniqueFields(), Lookups: rules.Lookups()}}
 }

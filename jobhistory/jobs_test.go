@@ -5,23 +5,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
-	"github.com/dmfpipe/dmfpipe/migrations"
 )
 
 func TestJobsChunksExecutionsEvents(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, testsvc.Database(t))
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = migrations.Up(ctx, pool, nil)
-	require.NoError(t, err)
+	pool, _ := testsvc.MigratedDatabase(t)
 	s := jobhistory.NewStore(pool)
 
 	tick := time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)

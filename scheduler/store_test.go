@@ -10,19 +10,12 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
-	"github.com/dmfpipe/dmfpipe/migrations"
 )
 
 // migratedDB returns a pool on a fresh database with dmfpipe's and River's schema.
 func migratedDB(t *testing.T) (*pgxpool.Pool, string) {
 	t.Helper()
-	url := testsvc.Database(t)
-	pool, err := pgxpool.New(t.Context(), url)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = migrations.Up(t.Context(), pool, nil)
-	require.NoError(t, err)
-	return pool, url
+	return testsvc.MigratedDatabase(t)
 }
 
 func TestStore(t *testing.T) {

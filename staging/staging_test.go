@@ -15,7 +15,6 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
-	"github.com/dmfpipe/dmfpipe/migrations"
 	"github.com/dmfpipe/dmfpipe/staging"
 	"github.com/dmfpipe/dmfpipe/validate"
 )
@@ -28,13 +27,8 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, testsvc.Database(t))
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = migrations.Up(ctx, pool, nil)
-	require.NoError(t, err)
-	return &testBundle{ctx: ctx, pool: pool, store: staging.NewStore(pool)}
+	pool, _ := testsvc.MigratedDatabase(t)
+	return &testBundle{ctx: context.Background(), pool: pool, store: staging.NewStore(pool)}
 }
 
 var layout = staging.Layout{Fields: []string{"ACCOUNT", "NAME", "CITY"}, Columns: []string{"id", "name", "city"}}

@@ -26,7 +26,6 @@ import (
 	"github.com/dmfpipe/dmfpipe/dmf/emulator"
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
-	"github.com/dmfpipe/dmfpipe/migrations"
 )
 
 // The helper process of the kill tests: the test binary run again with these variables
@@ -87,14 +86,8 @@ type killEnv struct {
 
 func newKillEnv(t *testing.T, chunkRows, lanes int) *killEnv {
 	t.Helper()
-	ctx := t.Context()
-	k := &killEnv{dbURL: testsvc.Database(t), root: t.TempDir()}
-	var err error
-	k.pool, err = pgxpool.New(ctx, k.dbURL)
-	require.NoError(t, err)
-	t.Cleanup(k.pool.Close)
-	_, err = migrations.Up(ctx, k.pool, nil)
-	require.NoError(t, err)
+	k := &killEnv{root: t.TempDir()}
+	k.pool, k.dbURL = testsvc.MigratedDatabase(t)
 
 	// Executions stay NotRun, then Executing, 300 ms each: long enough to kill a node
 	// while ImportFromPackage waits or while a poll follows the execution.

@@ -24,7 +24,6 @@ import (
 	"github.com/dmfpipe/dmfpipe/dmf/emulator"
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
-	"github.com/dmfpipe/dmfpipe/migrations"
 	"github.com/dmfpipe/dmfpipe/notify"
 	"github.com/dmfpipe/dmfpipe/scheduler"
 	"github.com/dmfpipe/dmfpipe/staging"
@@ -91,11 +90,7 @@ projects:
 func setup(t testing.TB, o testOpts) *testBundle {
 	t.Helper()
 	ctx := t.Context()
-	pool, err := pgxpool.New(ctx, testsvc.Database(t))
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = migrations.Up(ctx, pool, nil)
-	require.NoError(t, err)
+	pool, _ := testsvc.MigratedDatabase(t)
 
 	em := emulator.New(emulator.Config{Faults: o.faults, RandSeed: 7})
 	srv := httptest.NewServer(em)

@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dmfpipe/dmfpipe/internal/devstack"
+	"github.com/dmfpipe/dmfpipe/migrations"
 )
 
 // require returns the values of vars, which all belong to one service. When one is unset
@@ -78,6 +80,22 @@ func Database(t testing.TB) string {
 	t.Cleanup(func() { execAdmin(t, admin, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)") })
 	u.Path = "/" + name
 	return u.String()
+}
+
+// MigratedDatabase creates a database for the test as Database does, brings its schema
+// up (migrations.Up) and returns a pool on it, closed when the test ends, and its URL.
+func MigratedDatabase(t testing.TB) (*pgxpool.Pool, string) {
+	t.Helper()
+	url := Database(t)
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatalf("connecting to the test database: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := migrations.Up(context.Background(), pool, nil); err != nil {
+		t.Fatalf("migrating the test database: %v", err)
+	}
+	return pool, url
 }
 
 func execAdmin(t testing.TB, connURL, sql string) {
