@@ -49,24 +49,47 @@ func (s *Store) RecordExecution(ctx context.Context, e Execution) error {
 	return nil
 }
 
+// executionColumns are the columns scanExecution reads.
+const executionColumns = `execution_id, job_id, chunk_no, attempt, environment, definition_group, legal_entity,
+	operation, blob_id, dmf_status, polls, submitted_at, last_polled_at, finished_at, error`
+
 // Execution returns one execution; ok is false when there is none.
 func (s *Store) Execution(ctx context.Context, id string) (e Execution, ok bool, err error) {
-	var (
-		chunk                       *int
-		blob, status, execErr       *string
-		submitted, polled, finished *time.Time
-	)
-	err = s.db.QueryRow(ctx, `
-		SELECT execution_id, job_id, chunk_no, attempt, environment, definition_group, legal_entity, operation,
-		       blob_id, dmf_status, polls, submitted_at, last_polled_at, finished_at, error
-		FROM dmf_executions WHERE execution_id = $1`, id).Scan(
-		&e.ID, &e.JobID, &chunk, &e.Attempt, &e.Environment, &e.DefinitionGroup, &e.LegalEntity, &e.Operation,
-		&blob, &status, &e.Polls, &submitted, &polled, &finished, &execErr)
+	e, err = scanExecution(s.db.QueryRow(ctx, `SELECT `+executionColumns+` FROM dmf_executions WHERE execution_id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, false, nil
 	}
 	if err != nil {
 		return e, false, fmt.Errorf("reading execution %s: %w", id, err)
+	}
+	return e, true, nil
+}
+
+// Executions returns a job's executions by chunk and attempt, in the order of ExecutionIDs.
+func (s *Store) Executions(ctx context.Context, job int64) ([]Execution, error) {
+	rows, err := s.db.Query(ctx, `
+		SELECT `+executionColumns+` FROM dmf_executions WHERE job_id = $1 ORDER BY chunk_no, attempt, execution_id`, job)
+	if err != nil {
+		return nil, fmt.Errorf("reading the executions of job %d: %w", job, err)
+	}
+	execs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Execution, error) { return scanExecution(r) })
+	if err != nil {
+		return nil, fmt.Errorf("reading the executions of job %d: %w", job, err)
+	}
+	return execs, nil
+}
+
+func scanExecution(row pgx.Row) (Execution, error) {
+	var (
+		e                           Execution
+		chunk                       *int
+		blob, status, execErr       *string
+		submitted, polled, finished *time.Time
+	)
+	err := row.Scan(&e.ID, &e.JobID, &chunk, &e.Attempt, &e.Environment, &e.DefinitionGroup, &e.LegalEntity,
+		&e.Operation, &blob, &status, &e.Polls, &submitted, &polled, &finished, &execErr)
+	if err != nil {
+		return e, err
 	}
 	if chunk != nil {
 		e.ChunkNo = *chunk
@@ -81,7 +104,7 @@ func (s *Store) Execution(ctx context.Context, id string) (e Execution, ok bool,
 			*p.dst = *p.src
 		}
 	}
-	return e, true, nil
+	return e, nil
 }
 
 // ExecutionIDs returns the ids of a job's executions by chunk and attempt.

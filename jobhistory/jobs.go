@@ -23,6 +23,11 @@ const (
 	JobSkipped            = "skipped"
 )
 
+// JobStatuses returns every job status, in the order a job can reach them.
+func JobStatuses() []string {
+	return []string{JobQueued, JobRunning, JobSucceeded, JobPartiallySucceeded, JobFailed, JobCanceled, JobSkipped}
+}
+
 // JobTerminal reports whether a job status is final.
 func JobTerminal(status string) bool {
 	switch status {
@@ -123,25 +128,36 @@ func (s *Store) TickTaken(ctx context.Context, project string, at time.Time) (bo
 
 // Job returns one job.
 func (s *Store) Job(ctx context.Context, id int64) (*Job, error) {
+	j, err := scanJob(s.db.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("job %d: %w", id, ErrJobNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading job %d: %w", id, err)
+	}
+	return &j, nil
+}
+
+// jobColumns are what scanJob reads, qualified so that they can be joined.
+const jobColumns = `jobs.id, jobs.project, jobs.kind, jobs.trigger, jobs.scheduled_for, jobs.status, jobs.stage,
+	jobs.source_file_id, jobs.environment, jobs.legal_entity, jobs.rows_read, jobs.rows_staged, jobs.rows_invalid,
+	jobs.rows_uploaded, jobs.rows_imported, jobs.rows_rejected, jobs.chunks_total, jobs.error, jobs.created_at,
+	jobs.started_at, jobs.finished_at`
+
+// scanJob reads the jobColumns of row, then any extra columns selected after them.
+func scanJob(row pgx.Row, extra ...any) (Job, error) {
 	var (
 		j                                Job
 		scheduled, started, finished     *time.Time
 		fileID                           *int64
 		environment, legalEntity, jobErr *string
 	)
-	err := s.db.QueryRow(ctx, `
-		SELECT id, project, kind, trigger, scheduled_for, status, stage, source_file_id, environment,
-		       legal_entity, rows_read, rows_staged, rows_invalid, rows_uploaded, rows_imported,
-		       rows_rejected, chunks_total, error, created_at, started_at, finished_at
-		FROM jobs WHERE id = $1`, id).Scan(
+	err := row.Scan(append([]any{
 		&j.ID, &j.Project, &j.Kind, &j.Trigger, &scheduled, &j.Status, &j.Stage, &fileID, &environment,
 		&legalEntity, &j.Counts.Read, &j.Counts.Staged, &j.Counts.Invalid, &j.Counts.Uploaded, &j.Counts.Imported,
-		&j.Counts.Rejected, &j.ChunksTotal, &jobErr, &j.CreatedAt, &started, &finished)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("job %d: %w", id, ErrJobNotFound)
-	}
+		&j.Counts.Rejected, &j.ChunksTotal, &jobErr, &j.CreatedAt, &started, &finished}, extra...)...)
 	if err != nil {
-		return nil, fmt.Errorf("reading job %d: %w", id, err)
+		return j, err
 	}
 	for _, p := range []struct {
 		dst *time.Time
@@ -162,7 +178,7 @@ func (s *Store) Job(ctx context.Context, id int64) (*Job, error) {
 	if fileID != nil {
 		j.SourceFileID = *fileID
 	}
-	return &j, nil
+	return j, nil
 }
 
 // exec runs a statement that must change exactly the job's row.
