@@ -7,11 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"runtime/metrics"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/dmf/catalog"
 	"github.com/dmfpipe/dmfpipe/ingest/reader"
 	"github.com/dmfpipe/dmfpipe/ingestjob"
+	"github.com/dmfpipe/dmfpipe/internal/benchmem"
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/mapping"
 	"github.com/dmfpipe/dmfpipe/staging"
@@ -143,7 +141,7 @@ func benchDryRun(b *testing.B, rows int, unique bool) {
 	sets := ingestjob.SetRules{Unique: rules.UniqueFields(), Lookups: rules.Lookups()}
 
 	var psqlTime, runTime time.Duration
-	var peak memPeak
+	var heap, rss uint64
 	n := 0
 	for b.Loop() {
 		n++
@@ -160,7 +158,7 @@ func benchDryRun(b *testing.B, rows int, unique bool) {
 		psqlTime += time.Since(start)
 
 		quiesce(b, pool)
-		peak.start()
+		peak := benchmem.Start()
 		start = time.Now()
 		rd, err := reader.OpenFile(file, reader.Options{Delimiter: ","})
 		if err != nil {
@@ -172,7 +170,8 @@ func benchDryRun(b *testing.B, rows int, unique bool) {
 			b.Fatal(err)
 		}
 		runTime += time.Since(start)
-		peak.stop()
+		peak.Stop()
+		heap, rss = max(heap, peak.Heap), max(rss, peak.RSS)
 		if res.Counts.Total != int64(rows) || res.Counts.Invalid != 0 {
 			b.Fatalf("staged %+v, want %d valid rows", res.Counts, rows)
 		}
@@ -187,8 +186,7 @@ func benchDryRun(b *testing.B, rows int, unique bool) {
 	b.ReportMetric(psqlTime.Seconds()/float64(n), "psql-s")
 	b.ReportMetric(runTime.Seconds()/float64(n), "dryrun-s")
 	b.ReportMetric(psqlTime.Seconds()/runTime.Seconds(), "speed-vs-psql")
-	b.ReportMetric(float64(peak.heap)/(1<<20), "peak-heap-MB")
-	b.ReportMetric(float64(peak.rss)/(1<<20), "peak-rss-MB")
+	benchmem.Report(b, heap, rss)
 }
 
 // quiesce starts a timed run on an idle server: no dirty buffers left by the run before
@@ -196,51 +194,5 @@ func benchDryRun(b *testing.B, rows int, unique bool) {
 func quiesce(b *testing.B, pool *pgxpool.Pool) {
 	if _, err := pool.Exec(context.Background(), "CHECKPOINT"); err != nil {
 		b.Fatal(err)
-	}
-}
-
-// memPeak samples the heap while the dry run runs, and reads the process's peak RSS.
-type memPeak struct {
-	heap, rss uint64
-	done      chan struct{}
-	wg        sync.WaitGroup
-}
-
-func (m *memPeak) start() {
-	runtime.GC()
-	// Writing 5 to clear_refs resets the peak resident set size (Linux).
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-	m.done = make(chan struct{})
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}}
-		for {
-			metrics.Read(samples)
-			m.heap = max(m.heap, samples[0].Value.Uint64()+samples[1].Value.Uint64())
-			select {
-			case <-m.done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-}
-
-func (m *memPeak) stop() {
-	close(m.done)
-	m.wg.Wait()
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if kb, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			if n, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")), 10, 64); err == nil {
-				m.rss = max(m.rss, n<<10)
-			}
-		}
 	}
 }

@@ -9,15 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/metrics"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dmfpipe/dmfpipe/internal/benchmem"
 )
 
 // Benchmarks report records/s and the peak memory while reading:
@@ -26,59 +23,6 @@ import (
 //
 //	go test ./ingest/reader -run '^$' -bench 'CSV|JSON|XLSX100k'
 //	go test ./ingest/reader -run '^$' -bench XLSX1M -benchtime 1x
-
-// memPeak samples memory while a benchmark reads.
-type memPeak struct {
-	stop     chan struct{}
-	done     sync.WaitGroup
-	heapPeak uint64
-	rssReset bool
-}
-
-func startMemPeak() *memPeak {
-	runtime.GC()
-	m := &memPeak{stop: make(chan struct{})}
-	// Writing 5 to clear_refs resets the peak resident set size (Linux).
-	m.rssReset = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
-	m.done.Add(1)
-	go func() {
-		defer m.done.Done()
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		// HeapInuse without stopping the world, as runtime.ReadMemStats would.
-		samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}}
-		for {
-			metrics.Read(samples)
-			m.heapPeak = max(m.heapPeak, samples[0].Value.Uint64()+samples[1].Value.Uint64())
-			select {
-			case <-m.stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return m
-}
-
-func (m *memPeak) report(b *testing.B) {
-	close(m.stop)
-	m.done.Wait()
-	b.ReportMetric(float64(m.heapPeak)/(1<<20), "peak-heap-MB")
-	if !m.rssReset {
-		return
-	}
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if kb, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			if n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB"))); err == nil {
-				b.ReportMetric(float64(n)/1024, "peak-rss-MB")
-			}
-		}
-	}
-}
 
 // drain reads every record and returns how many there were.
 func drain(b *testing.B, rd Reader) int {
@@ -144,7 +88,7 @@ func BenchmarkCSV10Cols(b *testing.B) {
 			repeats := rows / benchBlockRows
 			b.SetBytes(int64(len(head) + repeats*len(block)))
 			b.ReportAllocs()
-			m := startMemPeak()
+			m := benchmem.Start()
 			total := 0
 			for b.Loop() {
 				rd, err := Open(&blockReader{head: head, block: block, repeats: repeats}, Options{Format: FormatCSV})
@@ -154,7 +98,8 @@ func BenchmarkCSV10Cols(b *testing.B) {
 				total += drain(b, rd)
 			}
 			b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
-			m.report(b)
+			m.Stop()
+			benchmem.Report(b, m.Heap, m.RSS)
 		})
 	}
 }
@@ -174,7 +119,7 @@ func BenchmarkJSON(b *testing.B) {
 	head := []byte(`{"data":{"items":[` + jsonRecord(0))
 	tail := []byte("]}}")
 	b.SetBytes(int64(len(head) + repeats*block.Len() + len(tail)))
-	m := startMemPeak()
+	m := benchmem.Start()
 	total := 0
 	for b.Loop() {
 		src := io.MultiReader(&blockReader{head: head, block: block.Bytes(), repeats: repeats}, bytes.NewReader(tail))
@@ -185,7 +130,8 @@ func BenchmarkJSON(b *testing.B) {
 		total += drain(b, rd)
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
-	m.report(b)
+	m.Stop()
+	benchmem.Report(b, m.Heap, m.RSS)
 }
 
 func BenchmarkNDJSON(b *testing.B) {
@@ -196,7 +142,7 @@ func BenchmarkNDJSON(b *testing.B) {
 	}
 	const repeats = 100
 	b.SetBytes(int64(repeats * block.Len()))
-	m := startMemPeak()
+	m := benchmem.Start()
 	total := 0
 	for b.Loop() {
 		rd, err := Open(&blockReader{head: []byte{}, block: block.Bytes(), repeats: repeats}, Options{Format: FormatNDJSON})
@@ -206,7 +152,8 @@ func BenchmarkNDJSON(b *testing.B) {
 		total += drain(b, rd)
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
-	m.report(b)
+	m.Stop()
+	benchmem.Report(b, m.Heap, m.RSS)
 }
 
 func BenchmarkXLSX100k(b *testing.B) { benchXLSX(b, 100_000) }
@@ -217,7 +164,7 @@ func BenchmarkXLSX1M(b *testing.B) { benchXLSX(b, 1_000_000) }
 
 func benchXLSX(b *testing.B, rows int) {
 	path := benchWorkbook(b, rows)
-	m := startMemPeak()
+	m := benchmem.Start()
 	total := 0
 	for b.Loop() {
 		rd, err := OpenFile(path, Options{})
@@ -233,7 +180,8 @@ func benchXLSX(b *testing.B, rows int) {
 		b.Fatalf("read %d records, want %d", total, b.N*rows)
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
-	m.report(b)
+	m.Stop()
+	benchmem.Report(b, m.Heap, m.RSS)
 }
 
 // benchWorkbook writes (once, cached under os.TempDir) a workbook shaped
