@@ -508,3 +508,46 @@ func TestPurgeDropsExpiredStaging(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 60, counts.Total, "a job within the retention keeps its rows")
 }
+
+// A run that resumes a job re-offers a step whose River job is gone (here: a chunk left
+// importing with no poll), and the job ends without sending anything again.
+func TestResumeReoffersAStepWhoseRiverJobIsGone(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{chunkRows: 100, lanes: 1})
+	ctx := t.Context()
+	b.drop(t, "customers_r.csv", customersCSV(200, nil))
+	s := b.startOne(t, "customers_r.csv", false)
+	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
+	require.Eventually(t, func() bool {
+		var open int
+		return b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state <> 'completed'`).Scan(&open) == nil && open == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	calls := b.em.Stats().ImportCalls
+
+	_, err := b.pool.Exec(ctx, `DELETE FROM river_job WHERE kind IN ('dmfpipe.poll', 'dmfpipe.finalize', 'dmfpipe.notify')`)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(ctx, `UPDATE chunks SET status = 'importing' WHERE job_id = $1 AND chunk_no = 2`, s.ID)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(ctx, `UPDATE jobs SET status = 'running', stage = 'poll', finished_at = NULL WHERE id = $1`, s.ID)
+	require.NoError(t, err)
+
+	ids, err := b.w.Resume(ctx, testProject)
+	require.NoError(t, err)
+	require.Equal(t, []int64{s.ID}, ids)
+	got := b.wait(t, s.ID)
+	assert.Equal(t, jobhistory.JobSucceeded, got.Status, got.Error)
+	assert.EqualValues(t, 200, got.Counts.Imported)
+	assert.Equal(t, calls, b.em.Stats().ImportCalls, "nothing sent again")
+	events, err := jobhistory.NewStore(b.pool).Events(ctx, s.ID)
+	require.NoError(t, err)
+	var reoffered bool
+	for _, e := range events {
+		reoffered = reoffered || strings.Contains(e.Message, "chunk 2 (importing) had no dmfpipe.poll job waiting or running")
+	}
+	assert.True(t, reoffered, "the re-offer is on the job's timeline")
+
+	// Nothing is missing now: a second resume offers nothing again.
+	ids, err = b.w.Resume(ctx, testProject)
+	require.NoError(t, err)
+	assert.Empty(t, ids)
+}
