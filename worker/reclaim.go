@@ -62,7 +62,7 @@ const livenessKeySQL = `hashtextextended('dmfpipe.node/' || $1::text, 0)`
 // kinds are the River job kinds this package works, the ones the reclaimer may take.
 var kinds = []string{
 	scheduler.Kind, IngestArgs{}.Kind(), UploadArgs{}.Kind(), PollArgs{}.Kind(),
-	FinalizeArgs{}.Kind(), NotifyArgs{}.Kind(), PurgeArgs{}.Kind(),
+	FinalizeArgs{}.Kind(), NotifyArgs{}.Kind(), PurgeArgs{}.Kind(), SweepArgs{}.Kind(),
 }
 
 // nodeID is a River client ID unique to this process: host, pid and a random suffix.

@@ -3,7 +3,9 @@ package worker
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/dmfpipe/dmfpipe/jobhistory"
@@ -19,23 +21,9 @@ import (
 // job only when the same one is not already waiting or running, so this only restarts
 // a step whose River job is gone; every step is safe to run again (see doc.go).
 func (w *Worker) Resume(ctx context.Context, project string) ([]int64, error) {
-	rows, err := w.pool.Query(ctx,
-		`SELECT id FROM jobs WHERE project = $1 AND kind = 'import' AND status IN ('queued', 'running') ORDER BY id`, project)
+	ids, err := w.unfinishedJobs(ctx, project)
 	if err != nil {
-		return nil, fmt.Errorf("finding unfinished jobs of %s: %w", project, err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("finding unfinished jobs of %s: %w", project, err)
+		return nil, err
 	}
 	if len(ids) == 0 {
 		return nil, nil
@@ -49,17 +37,34 @@ WHERE state IN ('retryable', 'scheduled') AND kind LIKE 'dmfpipe.%'
 		return nil, fmt.Errorf("resuming the jobs of %s: %w", project, err)
 	}
 	for _, id := range ids {
-		if err := w.reofferSteps(ctx, id); err != nil {
+		if err := w.reofferSteps(ctx, id, 0); err != nil {
 			return nil, fmt.Errorf("resuming job %d: %w", id, err)
 		}
 	}
 	return ids, nil
 }
 
+// unfinishedJobs lists the import jobs of project (all projects for "") that have not
+// ended.
+func (w *Worker) unfinishedJobs(ctx context.Context, project string) ([]int64, error) {
+	rows, err := w.pool.Query(ctx, `SELECT id FROM jobs
+		WHERE ($1 = '' OR project = $1) AND kind = 'import' AND status IN ('queued', 'running') ORDER BY id`, project)
+	if err != nil {
+		return nil, fmt.Errorf("finding unfinished jobs: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("finding unfinished jobs: %w", err)
+	}
+	return ids, nil
+}
+
 // reofferSteps inserts the River job each open chunk of job waits for, and the job's
 // finalize once every chunk has ended. A job not yet cut into chunks waits on its
-// discover or ingest, which River keeps until they end.
-func (w *Worker) reofferSteps(ctx context.Context, job int64) error {
+// discover or ingest, which River keeps until they end. Chunks that changed within
+// settled are left alone, so that a sweep does not race the stage that just moved them
+// (the duplicate step would be harmless, the alarm on the timeline false).
+func (w *Worker) reofferSteps(ctx context.Context, job int64, settled time.Duration) error {
 	hist := history(w.pool)
 	chunks, err := hist.Chunks(ctx, job)
 	if err != nil || len(chunks) == 0 {
@@ -69,8 +74,12 @@ func (w *Worker) reofferSteps(ctx context.Context, job int64) error {
 	if err != nil {
 		return err
 	}
-	open := 0
+	open, recent := 0, false
 	for _, c := range chunks {
+		if w.now().Sub(c.UpdatedAt) < settled {
+			recent = true
+			continue
+		}
 		var args river.JobArgs
 		switch c.Status {
 		case jobhistory.ChunkPending, jobhistory.ChunkUploading:
@@ -85,7 +94,7 @@ func (w *Worker) reofferSteps(ctx context.Context, job int64) error {
 			return err
 		}
 	}
-	if open > 0 {
+	if open > 0 || recent {
 		return nil
 	}
 	return w.reoffer(ctx, job, FinalizeArgs{JobID: job}, "the finalize")

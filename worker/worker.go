@@ -47,8 +47,7 @@ type Deps struct {
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
 	// Periodic registers the periodic jobs: the scheduler's (one per scheduled project)
-	// and the hourly purge of expired staging. True for `serve`, false for a foreground
-	// run.
+	// and the housekeeping (maintenance.go). True for `serve`, false for a foreground run.
 	Periodic bool
 	// ID names this node in River's job records (attempted_by) and keys its liveness lock
 	// (see reclaim.go): it must be unique among live processes. Defaults to host-pid-random.
@@ -151,6 +150,7 @@ func New(d Deps) (*Worker, error) {
 	river.AddWorker(workers, &finalizeWorker{w: w})
 	river.AddWorker(workers, &notifyWorker{w: w})
 	river.AddWorker(workers, &purgeWorker{w: w})
+	river.AddWorker(workers, &sweepWorker{w: w})
 	rc := &river.Config{
 		ID:     w.id,
 		Logger: w.log,
@@ -186,7 +186,7 @@ func New(d Deps) (*Worker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("worker: %w", err)
 		}
-		rc.PeriodicJobs = append(periodic, purgeJob())
+		rc.PeriodicJobs = append(periodic, maintenanceJobs()...)
 	}
 	if d.Tune != nil {
 		d.Tune(rc)

@@ -514,40 +514,81 @@ func TestPurgeDropsExpiredStaging(t *testing.T) {
 func TestResumeReoffersAStepWhoseRiverJobIsGone(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testOpts{chunkRows: 100, lanes: 1})
+	s, calls := b.orphanedPoll(t, "customers_r.csv")
+
+	ids, err := b.w.Resume(t.Context(), testProject)
+	require.NoError(t, err)
+	require.Equal(t, []int64{s.ID}, ids)
+	b.assertHealed(t, s.ID, calls)
+
+	// Nothing is missing now: a second resume offers nothing again.
+	ids, err = b.w.Resume(t.Context(), testProject)
+	require.NoError(t, err)
+	assert.Empty(t, ids)
+}
+
+// serve's sweep does the same for every unfinished job, once its chunks stood still.
+func TestSweepReoffersAStepWhoseRiverJobIsGone(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{chunkRows: 100, lanes: 1, periodic: true})
 	ctx := t.Context()
-	b.drop(t, "customers_r.csv", customersCSV(200, nil))
-	s := b.startOne(t, "customers_r.csv", false)
+	s, calls := b.orphanedPoll(t, "customers_w.csv")
+
+	// A chunk that moved within the last minute is left alone.
+	_, err := b.w.Client().Insert(ctx, SweepArgs{}, nil)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var waiting int
+		return b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND state <> 'completed'`,
+			SweepArgs{}.Kind()).Scan(&waiting) == nil && waiting == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	sum, err := b.w.Summary(ctx, s.ID)
+	require.NoError(t, err)
+	require.Equal(t, jobhistory.JobRunning, sum.Status)
+
+	_, err = b.pool.Exec(ctx, `UPDATE chunks SET updated_at = now() - interval '2 minutes' WHERE job_id = $1`, s.ID)
+	require.NoError(t, err)
+	_, err = b.w.Client().Insert(ctx, SweepArgs{}, nil)
+	require.NoError(t, err)
+	b.assertHealed(t, s.ID, calls)
+}
+
+// orphanedPoll imports file, then leaves its job as the mid-poll race did: chunk 2
+// importing, the job running, and no poll, finalize or notify River job. It returns the
+// job and the ImportFromPackage calls made.
+func (b *testBundle) orphanedPoll(t *testing.T, file string) (JobSummary, int64) {
+	t.Helper()
+	ctx := t.Context()
+	b.drop(t, file, customersCSV(200, nil))
+	s := b.startOne(t, file, false)
 	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
 	require.Eventually(t, func() bool {
 		var open int
-		return b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state <> 'completed'`).Scan(&open) == nil && open == 0
+		return b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state <> 'completed' AND queue <> $1`,
+			QueueMaintenance).Scan(&open) == nil && open == 0
 	}, 10*time.Second, 20*time.Millisecond)
-	calls := b.em.Stats().ImportCalls
-
 	_, err := b.pool.Exec(ctx, `DELETE FROM river_job WHERE kind IN ('dmfpipe.poll', 'dmfpipe.finalize', 'dmfpipe.notify')`)
 	require.NoError(t, err)
 	_, err = b.pool.Exec(ctx, `UPDATE chunks SET status = 'importing' WHERE job_id = $1 AND chunk_no = 2`, s.ID)
 	require.NoError(t, err)
 	_, err = b.pool.Exec(ctx, `UPDATE jobs SET status = 'running', stage = 'poll', finished_at = NULL WHERE id = $1`, s.ID)
 	require.NoError(t, err)
+	return s, b.em.Stats().ImportCalls
+}
 
-	ids, err := b.w.Resume(ctx, testProject)
-	require.NoError(t, err)
-	require.Equal(t, []int64{s.ID}, ids)
-	got := b.wait(t, s.ID)
+// assertHealed waits for a job left by orphanedPoll to succeed with nothing sent again
+// and the re-offer on its timeline.
+func (b *testBundle) assertHealed(t *testing.T, job, calls int64) {
+	t.Helper()
+	got := b.wait(t, job)
 	assert.Equal(t, jobhistory.JobSucceeded, got.Status, got.Error)
 	assert.EqualValues(t, 200, got.Counts.Imported)
 	assert.Equal(t, calls, b.em.Stats().ImportCalls, "nothing sent again")
-	events, err := jobhistory.NewStore(b.pool).Events(ctx, s.ID)
+	events, err := jobhistory.NewStore(b.pool).Events(t.Context(), job)
 	require.NoError(t, err)
 	var reoffered bool
 	for _, e := range events {
 		reoffered = reoffered || strings.Contains(e.Message, "chunk 2 (importing) had no dmfpipe.poll job waiting or running")
 	}
 	assert.True(t, reoffered, "the re-offer is on the job's timeline")
-
-	// Nothing is missing now: a second resume offers nothing again.
-	ids, err = b.w.Resume(ctx, testProject)
-	require.NoError(t, err)
-	assert.Empty(t, ids)
 }
