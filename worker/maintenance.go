@@ -34,6 +34,25 @@ func maintenanceJobs() []*river.PeriodicJob {
 	}
 }
 
+// maintenanceOpts are the insert options of a housekeeping job: one waits or runs at a
+// time.
+var maintenanceOpts = river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: stageMaintenance.maxAttempts,
+	UniqueOpts: uniqueUnfinished}
+
+// housekeeping is the worker of a housekeeping job kind.
+type housekeeping[T river.JobArgs] struct {
+	river.WorkerDefaults[T]
+	work func(context.Context) error
+}
+
+func (h *housekeeping[T]) Timeout(*river.Job[T]) time.Duration { return stageMaintenance.timeout }
+
+func (h *housekeeping[T]) NextRetry(job *river.Job[T]) time.Time {
+	return stageMaintenance.nextRetry(job.Attempt)
+}
+
+func (h *housekeeping[T]) Work(ctx context.Context, _ *river.Job[T]) error { return h.work(ctx) }
+
 // PurgeArgs drops the staging areas of the jobs that finished longer ago than
 // database.staging_retention. `serve` fires it hourly (and at start) on the leader.
 type PurgeArgs struct{}
@@ -41,24 +60,11 @@ type PurgeArgs struct{}
 // Kind implements river.JobArgs.
 func (PurgeArgs) Kind() string { return "dmfpipe.purge" }
 
-// InsertOpts implements river.JobArgsWithInsertOpts: one purge waits or runs at a time.
-func (PurgeArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: stageMaintenance.maxAttempts, UniqueOpts: uniqueUnfinished}
-}
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (PurgeArgs) InsertOpts() river.InsertOpts { return maintenanceOpts }
 
-type purgeWorker struct {
-	river.WorkerDefaults[PurgeArgs]
-	w *Worker
-}
-
-func (p *purgeWorker) Timeout(*river.Job[PurgeArgs]) time.Duration { return stageMaintenance.timeout }
-
-func (p *purgeWorker) NextRetry(job *river.Job[PurgeArgs]) time.Time {
-	return stageMaintenance.nextRetry(job.Attempt)
-}
-
-func (p *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
-	w := p.w
+// purge is PurgeArgs' work.
+func (w *Worker) purge(ctx context.Context) error {
 	retention := w.cfg.Database.StagingRetention.D()
 	purged, err := w.staging.Purge(ctx, w.now().Add(-retention))
 	if len(purged) > 0 {
@@ -76,29 +82,17 @@ type SweepArgs struct{}
 // Kind implements river.JobArgs.
 func (SweepArgs) Kind() string { return "dmfpipe.sweep" }
 
-// InsertOpts implements river.JobArgsWithInsertOpts: one sweep waits or runs at a time.
-func (SweepArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: stageMaintenance.maxAttempts, UniqueOpts: uniqueUnfinished}
-}
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (SweepArgs) InsertOpts() river.InsertOpts { return maintenanceOpts }
 
-type sweepWorker struct {
-	river.WorkerDefaults[SweepArgs]
-	w *Worker
-}
-
-func (s *sweepWorker) Timeout(*river.Job[SweepArgs]) time.Duration { return stageMaintenance.timeout }
-
-func (s *sweepWorker) NextRetry(job *river.Job[SweepArgs]) time.Time {
-	return stageMaintenance.nextRetry(job.Attempt)
-}
-
-func (s *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
-	ids, err := s.w.unfinishedJobs(ctx, "")
+// sweep is SweepArgs' work.
+func (w *Worker) sweep(ctx context.Context) error {
+	ids, err := w.unfinishedJobs(ctx, "")
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
-		if err := s.w.reofferSteps(ctx, id, sweepSettled); err != nil {
+		if err := w.reofferSteps(ctx, id, sweepSettled); err != nil {
 			return fmt.Errorf("sweeping job %d: %w", id, err)
 		}
 	}

@@ -149,8 +149,8 @@ func New(d Deps) (*Worker, error) {
 	river.AddWorker(workers, &pollWorker{w: w})
 	river.AddWorker(workers, &finalizeWorker{w: w})
 	river.AddWorker(workers, &notifyWorker{w: w})
-	river.AddWorker(workers, &purgeWorker{w: w})
-	river.AddWorker(workers, &sweepWorker{w: w})
+	river.AddWorker(workers, &housekeeping[PurgeArgs]{work: w.purge})
+	river.AddWorker(workers, &housekeeping[SweepArgs]{work: w.sweep})
 	rc := &river.Config{
 		ID:     w.id,
 		Logger: w.log,
