@@ -25,22 +25,38 @@ func (c Counts) ErrorRate() float64 {
 	return float64(c.Invalid) / float64(c.Total)
 }
 
-func (c *Counts) add(s Status, n int64) {
+// Of returns the number of rows in status s.
+func (c Counts) Of(s Status) int64 {
+	if p := c.of(s); p != nil {
+		return *p
+	}
+	return 0
+}
+
+// of is the count of status s, nil for an unknown status.
+func (c *Counts) of(s Status) *int64 {
 	switch s {
 	case StatusValid:
-		c.Valid += n
+		return &c.Valid
 	case StatusInvalid:
-		c.Invalid += n
+		return &c.Invalid
 	case StatusUploaded:
-		c.Uploaded += n
+		return &c.Uploaded
 	case StatusImported:
-		c.Imported += n
+		return &c.Imported
 	case StatusRejected:
-		c.Rejected += n
+		return &c.Rejected
 	case StatusFixed:
-		c.Fixed += n
+		return &c.Fixed
 	case StatusSkipped:
-		c.Skipped += n
+		return &c.Skipped
+	}
+	return nil
+}
+
+func (c *Counts) add(s Status, n int64) {
+	if p := c.of(s); p != nil {
+		*p += n
 	}
 	c.Total += n
 }

@@ -27,6 +27,7 @@ and exports the other way. Projects are declared in a YAML config file.`,
 		newProjectsCmd(),
 		newRunCmd(),
 		newServeCmd(),
+		newStagingCmd(),
 	)
 	return root
 }
