@@ -22,6 +22,9 @@ type Mapper interface {
 	Fields() []string
 	// Column is the source column a field is read from, or "".
 	Column(field string) string
+	// SourceColumns are, for each field, the index in the header of the column it is
+	// read from, -1 for none.
+	SourceColumns() []int
 	// Apply maps rec into dst (reused) and returns the row and its mapping errors.
 	Apply(rec reader.Record, rowNo int64, dst []string) ([]string, []validate.Error)
 }
@@ -86,7 +89,7 @@ func Stage(ctx context.Context, store *staging.Store, job int64, rd reader.Reade
 	if err != nil {
 		return res, err
 	}
-	layout := staging.Layout{Fields: m.Fields(), Columns: header, Sheet: rd.Info().Sheet}
+	layout := staging.Layout{Fields: m.Fields(), Columns: header, Sheet: rd.Info().Sheet, FieldOf: fieldOf(m, len(header))}
 	if err := store.Create(ctx, job, layout); err != nil {
 		return res, err
 	}
@@ -139,6 +142,21 @@ func Stage(ctx context.Context, store *staging.Store, job int64, rd reader.Reade
 		return res, err
 	}
 	return res, staging.CheckErrorRate(res.Counts, opts.MaxErrorRate)
+}
+
+// fieldOf pairs each of ncols source columns with the first field read from it (-1 for
+// none): the staging stores a source value only where it differs from its field's.
+func fieldOf(m Mapper, ncols int) []int {
+	out := make([]int, ncols)
+	for i := range out {
+		out[i] = -1
+	}
+	for f, c := range m.SourceColumns() {
+		if c >= 0 && c < ncols && out[c] < 0 {
+			out[c] = f
+		}
+	}
+	return out
 }
 
 // batchSize is the number of records handed between goroutines at a time.

@@ -128,6 +128,17 @@ func TestStageReadsMapsValidatesAndRunsSetRules(t *testing.T) {
 	assert.Equal(t, "C-1", rows[2].Values[0], "mapped: trimmed and upper-cased")
 	assert.Equal(t, []string{"C-6", "Zeta", "10"}, rows[5].Raw)
 	assert.Equal(t, staging.StatusValid, rows[6].Status)
+
+	// Each source value is paired with the field mapped from it, whatever their order
+	// (City is the 4th column and ADDRESSCITY the 5th field): a row the mapping left
+	// unchanged stores no source values, one it changed only those.
+	assert.Equal(t, []string{"C-1", "Alpha", "10", "Gent"}, rows[0].Raw)
+	var raw0, raw2 *string
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT (SELECT raw FROM staging_rows WHERE job_id = 42 AND row_no = 1),
+		(SELECT raw FROM staging_rows WHERE job_id = 42 AND row_no = 3)`).Scan(&raw0, &raw2))
+	assert.Nil(t, raw0)
+	require.NotNil(t, raw2)
+	assert.Equal(t, "c-1 \x1f\x1f\x1f", *raw2)
 }
 
 func TestDryRunRecordsTheJobAndAppliesMaxErrorRate(t *testing.T) {
@@ -188,6 +199,7 @@ type identity struct{}
 
 func (identity) Fields() []string           { return []string{"A", "B"} }
 func (identity) Column(field string) string { return strings.ToLower(field) }
+func (identity) SourceColumns() []int       { return []int{0, 1} }
 func (identity) Apply(rec reader.Record, _ int64, dst []string) ([]string, []validate.Error) {
 	return append(dst[:0], rec.Values...), nil
 }

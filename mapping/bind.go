@@ -165,6 +165,16 @@ func (b *Bound) Column(field string) string {
 	return ""
 }
 
+// SourceColumns returns, for each field of Fields, the index in the header of the
+// column it is read from, -1 for a field read from none (const, expr).
+func (b *Bound) SourceColumns() []int {
+	out := make([]int, len(b.fields))
+	for i, f := range b.fields {
+		out[i] = f.col
+	}
+	return out
+}
+
 // Apply maps rec into dst (reused; grown when short) and returns the row, one value per
 // field of Fields, with the mapping errors of the record. rowNo is the 1-based data row.
 func (b *Bound) Apply(rec reader.Record, rowNo int64, dst []string) ([]string, []validate.Error) {

@@ -177,21 +177,24 @@ func joinVals(vals []string) string { return strings.Join(cleanAll(vals), string
 func splitVals(s string) []string { return strings.Split(s, string(valSep)) }
 
 // The source values of a row (staging_rows.raw) are stored in one of two forms, NULL
-// when every one is the mapped value at the same position:
+// when each one is the value mapped from its column (Layout.FieldOf):
 //
 //   - compact, for almost every row: the values joined by U+001F, in which an empty
-//     element is the mapped value at its position and U+001E alone an empty value. It is
-//     half the size of JSON for a typical row, and the bytes of every row cost the COPY.
-//   - JSON, an array of strings in which null is the mapped value, for a row that cannot
-//     be compact: a value holds U+001E or U+001F, or the text would start with '['.
+//     element is the value mapped from its column and U+001E alone an empty value. It
+//     is half the size of JSON for a typical row, and the bytes of every row cost the
+//     COPY.
+//   - JSON, an array of strings in which null is the value mapped from its column, for
+//     a row that cannot be compact: a value holds U+001E or U+001F, or the text would
+//     start with '['.
 const rawEmpty = '\x1e'
 
-// appendRaw appends a row's source values as a COPY text field; same are its mapped
-// values (nil for none: a ragged row is kept whole).
-func appendRaw(b []byte, raw, same []string) []byte {
+// appendRaw appends a row's source values as a COPY text field; vals are its mapped
+// values, pairs (Layout.pairs) say which is mapped from which column (nil for none: a
+// ragged row is kept whole).
+func appendRaw(b []byte, raw, vals []string, pairs []int) []byte {
 	at := len(b)
 	b = binary.BigEndian.AppendUint32(b, 0) // length, patched below
-	b, stored := appendRawText(b, raw, same)
+	b, stored := appendRawText(b, raw, vals, pairs)
 	if !stored {
 		return binary.BigEndian.AppendUint32(b[:at], 0xffffffff)
 	}
@@ -199,11 +202,14 @@ func appendRaw(b []byte, raw, same []string) []byte {
 	return b
 }
 
-// appendRawText appends the stored form of source values; false means NULL (every value
-// is the mapped one) and appends nothing.
-func appendRawText(b []byte, raw, same []string) ([]byte, bool) {
-	isSame := func(i int) bool { return same != nil && i < len(same) && raw[i] == same[i] }
-	if same != nil && len(raw) > 0 {
+// appendRawText appends the stored form of source values; false means NULL (each value
+// is the one mapped from its column) and appends nothing.
+func appendRawText(b []byte, raw, vals []string, pairs []int) ([]byte, bool) {
+	isSame := func(i int) bool {
+		v, ok := mappedFrom(pairs, i, vals)
+		return ok && raw[i] == v
+	}
+	if pairs != nil && len(raw) > 0 {
 		allSame := true
 		for i := range raw {
 			if !isSame(i) {
@@ -286,17 +292,20 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// decodeRaw is the inverse of appendRaw, with the mapped values resolved against vals.
-func decodeRaw(raw *string, vals []string, ncols int) ([]string, error) {
+// decodeRaw is the inverse of appendRaw: the source values of a row of layout l with
+// mapped values vals.
+func decodeRaw(raw *string, vals []string, l *Layout) ([]string, error) {
+	pairs := l.pairs()
 	mapped := func(i int) string {
-		if i < len(vals) {
-			return vals[i]
-		}
-		return ""
+		v, _ := mappedFrom(pairs, i, vals)
+		return v
 	}
 	if raw == nil {
-		n := min(ncols, len(vals))
-		return append([]string(nil), vals[:n]...), nil
+		out := make([]string, len(l.Columns))
+		for i := range out {
+			out[i] = mapped(i)
+		}
+		return out, nil
 	}
 	if !strings.HasPrefix(*raw, "[") {
 		out := strings.Split(*raw, string(valSep))
@@ -327,7 +336,7 @@ func decodeRaw(raw *string, vals []string, ncols int) ([]string, error) {
 
 // encodeRaw is the stored form of a complete set of source values.
 func encodeRaw(raw []string) string {
-	b, _ := appendRawText(nil, raw, nil)
+	b, _ := appendRawText(nil, raw, nil, nil)
 	return string(b)
 }
 

@@ -46,7 +46,7 @@ func (s *Store) scanRows(ctx context.Context, job int64, l Layout, rows pgx.Rows
 		}
 		r.Values = splitVals(vals)
 		var err error
-		if r.Raw, err = decodeRaw(raw, r.Values, len(l.Columns)); err != nil {
+		if r.Raw, err = decodeRaw(raw, r.Values, &l); err != nil {
 			return nil, fmt.Errorf("reading row %d of job %d: %w", r.No, job, err)
 		}
 		byNo[r.No] = len(out)
@@ -206,7 +206,7 @@ func (s *Store) Edit(ctx context.Context, job, no int64, values []string, check 
 			next = StatusInvalid
 		}
 		// The source values were stored relative to the old mapped values: store them whole.
-		src, err := decodeRaw(raw, splitVals(vals), len(l.Columns))
+		src, err := decodeRaw(raw, splitVals(vals), &l)
 		if err != nil {
 			return err
 		}

@@ -8,16 +8,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// decodeStored decodes what appendRawText stored (nil for NULL).
-func decodeStored(t *testing.T, raw, same []string) ([]string, string, bool) {
+// decodeStored decodes what appendRawText stored (nil for NULL) for a row with source
+// values raw and mapped values vals (nil: a ragged row), paired by fieldOf.
+func decodeStored(t *testing.T, raw, vals []string, fieldOf []int) ([]string, string, bool) {
 	t.Helper()
-	b, stored := appendRawText(nil, raw, same)
+	l := &Layout{Fields: make([]string, len(vals)), Columns: make([]string, len(raw)), FieldOf: fieldOf}
+	pairs := l.pairs()
+	if vals == nil {
+		pairs = nil
+	}
+	b, stored := appendRawText(nil, raw, vals, pairs)
 	var p *string
 	if stored {
 		s := string(b)
 		p = &s
 	}
-	got, err := decodeRaw(p, same, len(raw))
+	got, err := decodeRaw(p, vals, l)
 	require.NoError(t, err)
 	return got, string(b), stored
 }
@@ -26,6 +32,7 @@ func TestRawForms(t *testing.T) {
 	for _, c := range []struct {
 		name      string
 		raw, same []string
+		fieldOf   []int
 		stored    string
 		null      bool
 	}{
@@ -37,9 +44,12 @@ func TestRawForms(t *testing.T) {
 		{name: "empty marker in a value", raw: []string{"\x1e", "x"}, same: []string{"", "y"}, stored: `["\u001e","x"]`},
 		{name: "starts like JSON", raw: []string{"[1]", "x"}, same: []string{"1", "x"}, stored: `["[1]",null]`},
 		{name: "no values", raw: []string{}, stored: `[]`},
+		{name: "columns paired with fields", raw: []string{"eur", "c-1", "x"}, same: []string{"C-1", "eur", "EUR"},
+			fieldOf: []int{1, -1, 2}, stored: "\x1fc-1\x1fx"},
+		{name: "paired and unchanged", raw: []string{"b", "a"}, same: []string{"a", "b", "const"}, fieldOf: []int{1, 0}, null: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, stored, ok := decodeStored(t, c.raw, c.same)
+			got, stored, ok := decodeStored(t, c.raw, c.same, c.fieldOf)
 			assert.Equal(t, !c.null, ok)
 			assert.Equal(t, c.stored, stored)
 			assert.Equal(t, c.raw, got)
@@ -74,11 +84,15 @@ func TestRawRoundTrip(t *testing.T) {
 				}
 			}
 		}
-		got, stored, ok := decodeStored(t, raw, same)
-		if ok {
-			require.Equal(t, raw, got, "raw %q same %q stored %q", raw, same, stored)
-		} else {
-			require.Equal(t, raw, same)
+		var fieldOf []int
+		if r.IntN(2) == 0 && len(same) > 0 {
+			// Pair the columns with the fields in another order (or with none).
+			fieldOf = make([]int, len(raw))
+			for i := range fieldOf {
+				fieldOf[i] = r.IntN(len(same)+1) - 1
+			}
 		}
+		got, stored, _ := decodeStored(t, raw, same, fieldOf)
+		require.Equal(t, raw, got, "raw %q same %q field of %v stored %q", raw, same, fieldOf, stored)
 	}
 }

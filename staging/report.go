@@ -45,7 +45,7 @@ func (s *Store) eachReportLine(ctx context.Context, job int64, fn func(line []st
 			line[7] = vals[i]
 		}
 		if i := slices.Index(l.Columns, line[3]); i >= 0 {
-			src, err := decodeRaw(raw, vals, len(l.Columns))
+			src, err := decodeRaw(raw, vals, &l)
 			if err != nil {
 				return fmt.Errorf("reading row %d of job %d: %w", no, job, err)
 			}

@@ -56,6 +56,39 @@ type Layout struct {
 	Columns []string
 	// Sheet is the XLSX sheet read, empty for text formats.
 	Sheet string
+	// FieldOf pairs each column with the field mapped from it: FieldOf[i] is the index in
+	// Fields of the value read from Columns[i], -1 when no field is. A source value equal
+	// to its field's mapped value is stored once. Nil pairs column i with field i.
+	FieldOf []int
+}
+
+// pairs is FieldOf with nil resolved: for each column, the index in Fields of the value
+// mapped from it, or -1.
+func (l *Layout) pairs() []int {
+	if l.FieldOf != nil {
+		return l.FieldOf
+	}
+	p := make([]int, len(l.Columns))
+	for i := range p {
+		p[i] = -1
+		if i < len(l.Fields) {
+			p[i] = i
+		}
+	}
+	return p
+}
+
+// MappedFrom returns the value mapped from column i of a row with values vals, and
+// whether there is one.
+func (l *Layout) MappedFrom(i int, vals []string) (string, bool) {
+	return mappedFrom(l.pairs(), i, vals)
+}
+
+func mappedFrom(pairs []int, i int, vals []string) (string, bool) {
+	if i < len(pairs) && pairs[i] >= 0 && pairs[i] < len(vals) {
+		return vals[pairs[i]], true
+	}
+	return "", false
 }
 
 // partition is the quoted name of a job's partition of parent.
@@ -73,8 +106,8 @@ func (s *Store) Create(ctx context.Context, job int64, l Layout) error {
 	}
 	id := strconv.FormatInt(job, 10)
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO staging_jobs (job_id, fields, columns, sheet) VALUES ($1, $2, $3, $4)`,
-			job, l.Fields, nonNil(l.Columns), l.Sheet); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO staging_jobs (job_id, fields, columns, sheet, field_of) VALUES ($1, $2, $3, $4, $5)`,
+			job, l.Fields, nonNil(l.Columns), l.Sheet, l.FieldOf); err != nil {
 			return fmt.Errorf("creating staging for job %d: %w", job, err)
 		}
 		// A partition is made as a table of its own and attached: CREATE TABLE ...
@@ -120,8 +153,8 @@ func nonNil(s []string) []string {
 // Layout returns the layout a job was created with.
 func (s *Store) Layout(ctx context.Context, job int64) (Layout, error) {
 	var l Layout
-	err := s.pool.QueryRow(ctx, `SELECT fields, columns, sheet FROM staging_jobs WHERE job_id = $1`, job).
-		Scan(&l.Fields, &l.Columns, &l.Sheet)
+	err := s.pool.QueryRow(ctx, `SELECT fields, columns, sheet, field_of FROM staging_jobs WHERE job_id = $1`, job).
+		Scan(&l.Fields, &l.Columns, &l.Sheet, &l.FieldOf)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return l, fmt.Errorf("job %d: %w", job, ErrNoJob)
 	}

@@ -43,6 +43,7 @@ type Writer struct {
 	fields  []string
 	nfields int
 	ncols   int
+	pairs   []int // Layout.pairs
 	conns   []*pgxpool.Conn
 	rows    *copyStream
 	errs    *copyStream
@@ -59,7 +60,7 @@ func (s *Store) NewWriter(ctx context.Context, job int64) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{store: s, job: job, fields: l.Fields, nfields: len(l.Fields), ncols: len(l.Columns)}
+	w := &Writer{store: s, job: job, fields: l.Fields, nfields: len(l.Fields), ncols: len(l.Columns), pairs: l.pairs()}
 	for range 2 {
 		c, err := s.pool.Acquire(ctx)
 		if err != nil {
@@ -125,13 +126,13 @@ func (w *Writer) Write(r *Row) error {
 	b = appendInt8(b, r.Line)
 	b = appendText(b, string(status))
 	b = appendVals(b, vals)
-	// A source value equal to the mapped one in the same position is stored as null; a
-	// ragged row is kept whole so that no reader has to guess its width.
-	var same []string
+	// A source value equal to the value mapped from its column is stored once; a ragged
+	// row is kept whole so that no reader has to guess its width.
+	var pairs []int
 	if len(r.Raw) == w.ncols {
-		same = vals
+		pairs = w.pairs
 	}
-	b = appendRaw(b, r.Raw, same)
+	b = appendRaw(b, r.Raw, vals, pairs)
 	w.rows.cur = b
 	if err := w.rows.flushIfFull(); err != nil {
 		return w.fail(fmt.Errorf("staging rows of job %d: %w", w.job, err))

@@ -152,7 +152,12 @@ func runDev(cmd *cobra.Command, dir string, serve, keep bool) (err error) {
 	if !serve {
 		return nil
 	}
-	fmt.Fprintf(out, "\nServing until Ctrl-C. Try:\n  pipeline dmf entities -c %s --env emulator\n  pipeline migrate status -c %s\n", cfgPath, cfgPath)
+	fmt.Fprintf(out, "\nServing until Ctrl-C. Try:\n"+
+		"  pipeline jobs list -c %[1]s\n"+
+		"  pipeline jobs show 1 -c %[1]s\n"+
+		"  pipeline staging rows 1 -c %[1]s\n"+
+		"  pipeline dmf entities -c %[1]s --env emulator\n"+
+		"  pipeline migrate status -c %[1]s\n", cfgPath)
 	<-ctx.Done()
 	fmt.Fprintln(out, "stopping")
 	return nil

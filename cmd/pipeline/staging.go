@@ -237,9 +237,9 @@ only those in one --status:
   skipped   rejected by an operator: never uploaded
 
 Each row shows its number, the line where it starts in the file, its status, its
-mapped values by field, the source values (by column) that are not the same as the
-mapped value in the same position (a trimmed, converted or defaulted value, or a
-value beyond the header), and its errors: field, rule, column and message.
+mapped values by field, the source values (by column) that the mapping changed or
+did not use (a trimmed, converted or mapped value, a column no field is read from, or
+a value beyond the header), and its errors: field, rule, column and message.
 
 When more rows remain, a last line gives the --after to pass for the next page (the
 last row printed); pages are keyed on the row number, so they stay fast on a
@@ -539,7 +539,7 @@ func printStagedRows(w io.Writer, l staging.Layout, rows []staging.StagedRow, st
 			pairs = append(pairs, f+"="+showValue(valueAt(r.Values, j), true))
 		}
 		fmt.Fprintf(w, "  %s\n", strings.Join(pairs, " "))
-		if changed := changedSource(r, cols); len(changed) > 0 {
+		if changed := changedSource(&l, r, cols); len(changed) > 0 {
 			pairs = pairs[:0]
 			for _, c := range changed {
 				pairs = append(pairs, c.column+"="+showValue(c.value, true))
@@ -644,13 +644,13 @@ func columnLabels(columns []string, n int) []string {
 
 type sourceValue struct{ column, value string }
 
-// changedSource is what a row read in its source columns where that is not its mapped
-// value in the same position, the position staging itself compares when it stores a
-// row's source values.
-func changedSource(r *staging.StagedRow, cols []string) []sourceValue {
+// changedSource is what a row read in its source columns where that is not the value
+// mapped from the column (staging.Layout.MappedFrom), as staging itself compares when
+// it stores a row's source values.
+func changedSource(l *staging.Layout, r *staging.StagedRow, cols []string) []sourceValue {
 	var out []sourceValue
 	for i, v := range r.Raw {
-		if i < len(r.Values) && i < len(cols) && v == r.Values[i] {
+		if m, ok := l.MappedFrom(i, r.Values); ok && i < len(l.Columns) && v == m {
 			continue
 		}
 		c := "#" + strconv.Itoa(i+1)
@@ -686,7 +686,7 @@ func showValue(v string, inList bool) string {
 }
 
 // stagedRowView is a staged row in --json output. Source holds every source value (row)
-// or those that are not the mapped value in the same position (rows).
+// or those that are not the value mapped from their column (rows).
 type stagedRowView struct {
 	Row    int64             `json:"row"`
 	Line   int64             `json:"line"`
@@ -709,7 +709,7 @@ func newStagedRowView(l staging.Layout, r *staging.StagedRow, allSource bool) st
 			v.Source[cols[i]] = s
 		}
 	} else {
-		for _, s := range changedSource(r, cols) {
+		for _, s := range changedSource(&l, r, cols) {
 			v.Source[s.column] = s.value
 		}
 	}
