@@ -13,13 +13,18 @@ import (
 
 // BenchmarkImportEndToEnd imports a 100k-row CSV from a local folder into the emulator
 // (10 chunks over 2 lanes) per iteration, and reports rows/s and the time spent from the
-// job's creation to the end of each stage (from its event timeline).
+// job's creation to the end of each stage (from its event timeline). -rpm sets the
+// environment's max_requests_per_minute: at the default 600 the client's own rate limit
+// is what the uploads and polls wait for.
 // benchRows sizes BenchmarkImportEndToEnd: go test ./worker -run '^$' -bench ImportEndToEnd -benchtime 1x -rows 1000000
-var benchRows = flag.Int("rows", 100_000, "rows of BenchmarkImportEndToEnd's file")
+var (
+	benchRows = flag.Int("rows", 100_000, "rows of BenchmarkImportEndToEnd's file")
+	benchRPM  = flag.Int("rpm", 0, "max_requests_per_minute of BenchmarkImportEndToEnd's environment (0: the default)")
+)
 
 func BenchmarkImportEndToEnd(b *testing.B) {
 	rows := *benchRows
-	bb := setup(b, testOpts{chunkRows: 10_000, lanes: 2})
+	bb := setup(b, testOpts{chunkRows: 10_000, lanes: 2, maxRequestsPerMinute: *benchRPM})
 	hist := jobhistory.NewStore(bb.pool)
 	stageEnd := map[string]time.Duration{}
 	var total time.Duration

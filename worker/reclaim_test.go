@@ -99,7 +99,7 @@ func newKillEnv(t *testing.T, chunkRows, lanes int) *killEnv {
 	require.NoError(t, os.MkdirAll(filepath.Join(k.root, "in"), 0o755))
 	k.cfgPath = filepath.Join(t.TempDir(), "pipeline.yaml")
 	yaml := fmt.Sprintf(configTemplate, srv.URL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret,
-		k.root, chunkRows, lanes, "failure")
+		k.root, chunkRows, lanes, "failure", config.DefaultMaxRequestsPerMinute)
 	require.NoError(t, os.WriteFile(k.cfgPath, []byte(yaml), 0o600))
 	cfg, err := config.Load(k.cfgPath)
 	require.NoError(t, err)

@@ -52,6 +52,8 @@ type testOpts struct {
 	notifyOn string
 	// periodic registers the periodic jobs, as serve does.
 	periodic bool
+	// maxRequestsPerMinute is the environment's max_requests_per_minute (0: the default).
+	maxRequestsPerMinute int
 }
 
 const configTemplate = `
@@ -64,6 +66,7 @@ environments:
     client_secret: %[4]s
     token_url: %[1]s/%[2]s/oauth2/v2.0/token
     poll: { initial: 50ms, max: 200ms, deadline: 2m }
+    max_requests_per_minute: %[9]d
 smtp: { host: 127.0.0.1, port: 1025, tls: none, from: dmfpipe@example.com }
 connections:
   drop: { type: local, root: %[5]s }
@@ -101,7 +104,7 @@ func setup(t testing.TB, o testOpts) *testBundle {
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "in"), 0o755))
 	cfgPath := filepath.Join(t.TempDir(), "pipeline.yaml")
 	yaml := fmt.Sprintf(configTemplate, srv.URL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret,
-		root, o.chunkRows, o.lanes, cmp.Or(o.notifyOn, "failure"))
+		root, o.chunkRows, o.lanes, cmp.Or(o.notifyOn, "failure"), cmp.Or(o.maxRequestsPerMinute, config.DefaultMaxRequestsPerMinute))
 	require.NoError(t, os.WriteFile(cfgPath, []byte(yaml), 0o600))
 	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)
