@@ -288,7 +288,7 @@ func (rr *RowRules) Fields() []string { return slices.Clone(rr.fields) }
 
 // Check appends the row's rule failures to dst and returns it. rowNo and line locate
 // the errors; callers fill in Column and Sheet. A field that already has an error of this
-// row in dst (a failed transform) is not checked again.
+// row at the end of dst (a failed transform) is not checked again.
 func (rr *RowRules) Check(row []string, rowNo, line int64, dst []Error) []Error {
 	failed := dst
 	var ws *whenState
@@ -333,9 +333,12 @@ func (rr *RowRules) Check(row []string, rowNo, line int64, dst []Error) []Error 
 	return dst
 }
 
+// hasError reports whether errs ends with an error of row rowNo on field: a row's
+// errors are appended together, and dst may hold the errors of many rows before them
+// (a whole batch), which are not looked at.
 func hasError(errs []Error, rowNo int64, field string) bool {
-	for i := range errs {
-		if errs[i].Row == rowNo && errs[i].Field == field {
+	for i := len(errs) - 1; i >= 0 && errs[i].Row == rowNo; i-- {
+		if errs[i].Field == field {
 			return true
 		}
 	}
