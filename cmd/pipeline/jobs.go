@@ -131,9 +131,9 @@ job id is a usage error (exit status 64).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil || id < 1 {
-				return usageError(fmt.Errorf("JOB must be a job id (a positive number), got %q", args[0]))
+			id, err := parseJobID(args[0])
+			if err != nil {
+				return err
 			}
 			pool, err := openHistory(cmd.Context(), &db)
 			if err != nil {
@@ -157,6 +157,15 @@ job id is a usage error (exit status 64).`,
 	db.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the job as one JSON object")
 	return cmd
+}
+
+// parseJobID reads the JOB argument.
+func parseJobID(arg string) (int64, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || id < 1 {
+		return 0, usageError(fmt.Errorf("JOB must be a job id (a positive number), got %q", arg))
+	}
+	return id, nil
 }
 
 // openHistory connects to the database of the flags, its schema brought up to date as by

@@ -375,15 +375,6 @@ JOB or ROW that is not a number is a usage error (exit status 64).
 	return cmd
 }
 
-// parseJobID reads the JOB argument.
-func parseJobID(arg string) (int64, error) {
-	id, err := strconv.ParseInt(arg, 10, 64)
-	if err != nil || id < 1 {
-		return 0, usageError(fmt.Errorf("JOB must be a job id (a positive number), got %q", arg))
-	}
-	return id, nil
-}
-
 // checkPage checks --after and --limit.
 func checkPage(after int64, limit int) error {
 	switch {
