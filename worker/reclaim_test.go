@@ -64,7 +64,10 @@ func TestNodeProcess(t *testing.T) {
 		t.Skip("the helper process of the kill tests")
 	}
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, os.Getenv(envNodeDB))
+	pc, err := pgxpool.ParseConfig(os.Getenv(envNodeDB))
+	require.NoError(t, err)
+	pc.MaxConns = config.DefaultMaxConns
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	require.NoError(t, err)
 	cfg, err := config.Load(os.Getenv(envNodeCfg))
 	require.NoError(t, err)

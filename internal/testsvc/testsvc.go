@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/internal/devstack"
 	"github.com/dmfpipe/dmfpipe/migrations"
 )
@@ -84,10 +85,17 @@ func Database(t testing.TB) string {
 
 // MigratedDatabase creates a database for the test as Database does, brings its schema
 // up (migrations.Up) and returns a pool on it, closed when the test ends, and its URL.
+// The pool is as large as the product's by default (database.max_conns), which the
+// workers need.
 func MigratedDatabase(t testing.TB) (*pgxpool.Pool, string) {
 	t.Helper()
 	url := Database(t)
-	pool, err := pgxpool.New(context.Background(), url)
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatalf("parsing the test database URL: %v", err)
+	}
+	pc.MaxConns = config.DefaultMaxConns
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
 		t.Fatalf("connecting to the test database: %v", err)
 	}
