@@ -445,8 +445,8 @@ func (c *condRule) check(row []string, rowNo, line int64, dst []Error) []Error {
 // CompareDecimal compares two decimal strings (as TypeProblem accepts them) by value,
 // on their digits.
 func CompareDecimal(a, b string) int {
-	na, nb := strings.HasPrefix(a, "-"), strings.HasPrefix(b, "-")
-	a, b = strings.TrimLeft(a, "+-"), strings.TrimLeft(b, "+-")
+	na, a := cutSign(a)
+	nb, b := cutSign(b)
 	if na != nb {
 		if isZero(a) && isZero(b) {
 			return 0
@@ -463,7 +463,23 @@ func CompareDecimal(a, b string) int {
 	return c
 }
 
-func isZero(s string) bool { return strings.Trim(s, "0.") == "" }
+// cutSign removes the sign TypeProblem allows in front of a number.
+func cutSign(s string) (neg bool, rest string) {
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		return s[0] == '-', s[1:]
+	}
+	return false, s
+}
+
+// isZero reports whether a number without sign has only zeros.
+func isZero(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '0' && s[i] != '.' {
+			return false
+		}
+	}
+	return true
+}
 
 func compareAbs(a, b string) int {
 	ai, af, _ := strings.Cut(a, ".")
@@ -478,13 +494,23 @@ func compareAbs(a, b string) int {
 	if c := strings.Compare(ai, bi); c != 0 {
 		return c
 	}
-	for len(af) < len(bf) {
-		af += "0"
+	// The fractions digit by digit, a missing digit being 0.
+	for i := range max(len(af), len(bf)) {
+		x, y := byte('0'), byte('0')
+		if i < len(af) {
+			x = af[i]
+		}
+		if i < len(bf) {
+			y = bf[i]
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
 	}
-	for len(bf) < len(af) {
-		bf += "0"
-	}
-	return strings.Compare(af, bf)
+	return 0
 }
 
 // fieldPatcher lets a when: condition name fields as plain identifiers: NAME is row["NAME"].
