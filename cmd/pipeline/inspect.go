@@ -46,12 +46,7 @@ The format comes from --format, else the file extension, else the content.
 FILE is a local path, or CONNECTION:PATH to read it from a connection of the config
 given with -c (an sftp server, an Azure Blob container or a local folder), e.g.
   pipeline inspect -c pipeline.yaml partner-sftp:/outbound/customers/customers_1.csv`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError(fmt.Errorf("inspect takes one FILE, got %d arguments", len(args)))
-			}
-			return nil
-		},
+		Args: usageArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
 			if limit < 0 {

@@ -124,12 +124,7 @@ All of it is read in one snapshot, so the counts and the chunks of a running job
 
 A JOB that is not in the history is an error (exit status 1); a JOB that is not a
 job id is a usage error (exit status 64).`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError(fmt.Errorf("show takes one JOB, got %d arguments", len(args)))
-			}
-			return nil
-		},
+		Args: usageArgs("JOB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseJobID(args[0])
 			if err != nil {

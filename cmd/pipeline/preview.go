@@ -38,12 +38,7 @@ rules and the entity catalog. It prints the rows and every located error. Set ru
 (unique, lookup) need the whole file and run in "run --dry-run", not here.
 Exit status 0 means no previewed row has an error, 2 that some have, 64 a usage or
 config problem (including a mapping column the file lacks).`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError(fmt.Errorf("preview takes one PROJECT, got %d arguments", len(args)))
-			}
-			return nil
-		},
+		Args: usageArgs("PROJECT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "" {
 				return usageError(errors.New("--file is required"))

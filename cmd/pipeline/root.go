@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 )
 
@@ -35,4 +38,19 @@ and exports the other way. Projects are declared in a YAML config file.`,
 // addConfigFlag registers the -c/--config flag shared by commands that read a config.
 func addConfigFlag(cmd *cobra.Command, path *string) {
 	cmd.Flags().StringVarP(path, "config", "c", "pipeline.yaml", "config file, or a folder of *.yaml files")
+}
+
+// usageArgs checks that a command is given one argument per name, else it is a usage
+// error: "run takes one PROJECT, got 2 arguments", "row takes a JOB and a ROW, ...".
+func usageArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == len(names) {
+			return nil
+		}
+		want := "one " + names[0]
+		if len(names) > 1 {
+			want = "a " + strings.Join(names, " and a ")
+		}
+		return usageError(fmt.Errorf("%s takes %s, got %d arguments", cmd.Name(), want, len(args)))
+	}
 }

@@ -48,12 +48,7 @@ staged rows stay for the console until the staging retention ends.
 
 Exit status: 0 succeeded (or nothing to do), 2 partially succeeded (rows wait in
 staging; with --dry-run: some rows are invalid), 1 failed, 64 a usage or config problem.`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError(fmt.Errorf("run takes one PROJECT, got %d arguments", len(args)))
-			}
-			return nil
-		},
+		Args: usageArgs("PROJECT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !dryRun {
 				return runImport(cmd, &db, args[0], files, force, asJSON)

@@ -104,12 +104,7 @@ A JOB without staged rows is an error (exit status 1); bad arguments are a usage
 error (exit status 64).
 
 ` + stagingNext,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError(fmt.Errorf("errors takes one JOB, got %d arguments", len(args)))
-			}
-			return nil
-		},
+		Args: usageArgs("JOB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			job, err := parseJobID(args[0])
 			if err != nil {
@@ -255,12 +250,7 @@ A JOB without staged rows is an error (exit status 1); an unknown --status, a
 --limit out of range or another bad argument is a usage error (exit status 64).
 
 ` + stagingNext,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError(fmt.Errorf("rows takes one JOB, got %d arguments", len(args)))
-			}
-			return nil
-		},
+		Args: usageArgs("JOB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			job, err := parseJobID(args[0])
 			if err != nil {
@@ -335,12 +325,7 @@ A JOB without staged rows or a ROW it does not have is an error (exit status 1);
 JOB or ROW that is not a number is a usage error (exit status 64).
 
 ` + stagingNext,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 2 {
-				return usageError(fmt.Errorf("row takes a JOB and a ROW, got %d arguments", len(args)))
-			}
-			return nil
-		},
+		Args: usageArgs("JOB", "ROW"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			job, err := parseJobID(args[0])
 			if err != nil {
