@@ -71,6 +71,9 @@ type fieldCheck struct {
 	// steps are the value rules this field has, in checking order: a row checks only
 	// what was configured.
 	steps []Rule
+	// plain is set when only required and a length limit apply: Check passes most
+	// values of such a field inline, without the general path.
+	plain bool
 }
 
 // valueRules is the order value rules are checked in, after required and type.
@@ -96,6 +99,17 @@ func (fc *fieldCheck) plan() {
 			fc.steps = append(fc.steps, r)
 		}
 	}
+	fc.plain = fc.when == nil && !typeChecked(fc.typ) &&
+		(len(fc.steps) == 0 || len(fc.steps) == 1 && fc.steps[0] == RuleMaxLength)
+}
+
+// passes reports whether a plain field's value passes without a closer look: present
+// when required, and within the length limit in bytes (so in characters).
+func (fc *fieldCheck) passes(v string) bool {
+	if v == "" {
+		return !fc.required
+	}
+	return fc.maxLen <= 0 || len(v) <= fc.maxLen
 }
 
 // condRule is a catalog conditional requirement over row indexes (-1: not mapped).
@@ -315,6 +329,9 @@ func (rr *RowRules) Check(row []string, rowNo, line int64, dst []Error) []Error 
 			}
 		}
 		v := row[fc.idx]
+		if fc.plain && fc.passes(v) {
+			continue
+		}
 		msg, rule := fc.check(v)
 		for msg != "" {
 			dst = append(dst, Error{Row: rowNo, Line: line, Field: fc.field, Rule: rule, Msg: msg})

@@ -91,6 +91,27 @@ func TestCheckConfiguredRules(t *testing.T) {
 	assert.Len(t, rr.Check([]string{"C1", "Organization", "Org", "30", "EUR", "1"}, 1, 2, prior), 1)
 }
 
+// A field with only required and a length limit is passed inline when its value is
+// present and short in bytes; the others go the general way.
+func TestCheckPlainField(t *testing.T) {
+	t.Parallel()
+	rr, err := validate.CompileRowRules(customers([]*config.Rule{{Field: "ORGANIZATIONNAME", Required: true, MaxLength: 3}}),
+		fields, catalog.Default())
+	require.NoError(t, err)
+	check := func(name string) []string {
+		var out []string
+		for _, e := range rr.Check([]string{"C1", "Organization", name, "10", "EUR", "1"}, 1, 2, nil) {
+			out = append(out, string(e.Rule)+": "+e.Msg)
+		}
+		return out
+	}
+	assert.Empty(t, check("Org"))
+	assert.Empty(t, check("äöü"), "6 bytes, 3 characters")
+	assert.Equal(t, []string{`max_length: "äöüß" is too long: 4 characters, at most 3 allowed (limit from the rule)`}, check("äöüß"))
+	assert.Equal(t, []string{"required: a value is required", "required: required when PARTYTYPE is Organization"}, check(""),
+		"the rule's and the catalog's")
+}
+
 func TestSetRuleSpecs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

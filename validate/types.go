@@ -44,6 +44,15 @@ func TypeProblem(typ catalog.FieldType, enumValues []string, v string) string {
 	return ""
 }
 
+// typeChecked reports whether TypeProblem checks values of typ (the others are text).
+func typeChecked(typ catalog.FieldType) bool {
+	switch typ {
+	case catalog.TypeInt, catalog.TypeDecimal, catalog.TypeDate, catalog.TypeDateTime, catalog.TypeEnum:
+		return true
+	}
+	return false
+}
+
 // EnumName returns the enum value name matching v case-insensitively, or "".
 func EnumName(enumValues []string, v string) string {
 	for _, e := range enumValues {
