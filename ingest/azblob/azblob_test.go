@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +28,7 @@ import (
 type storage struct {
 	t     *testing.T
 	c     *container.Client
-	conns *connTracker
+	conns *sourcetest.Conns
 }
 
 func (s storage) Put(name string, content io.Reader) {
@@ -56,39 +54,12 @@ func (s storage) Get(name string) ([]byte, bool) {
 	return data, true
 }
 
-func (s storage) Break() { s.conns.closeAll() }
-
-// connTracker dials TCP connections and can close all of them at once.
-type connTracker struct {
-	mu    sync.Mutex
-	conns []net.Conn
-	dials int
-}
-
-func (c *connTracker) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-	if err == nil {
-		c.mu.Lock()
-		c.conns = append(c.conns, conn)
-		c.dials++
-		c.mu.Unlock()
-	}
-	return conn, err
-}
-
-func (c *connTracker) closeAll() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, conn := range c.conns {
-		conn.Close()
-	}
-	c.conns = nil
-}
+func (s storage) Break() { s.conns.CloseAll() }
 
 // clientOptions routes a client's requests through conns, without the SDK's retry delays.
-func clientOptions(conns *connTracker) *container.ClientOptions {
+func clientOptions(conns *sourcetest.Conns) *container.ClientOptions {
 	return &container.ClientOptions{ClientOptions: policy.ClientOptions{
-		Transport: &http.Client{Transport: &http.Transport{DialContext: conns.dial}},
+		Transport: &http.Client{Transport: &http.Transport{DialContext: conns.Dial}},
 		Retry:     policy.RetryOptions{RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 100 * time.Millisecond},
 	}}
 }
@@ -107,7 +78,7 @@ func newContainer(t *testing.T) (connString, name string) {
 
 func newSource(t *testing.T) (ingest.Source, sourcetest.Helper) {
 	connString, name := newContainer(t)
-	conns := &connTracker{}
+	conns := &sourcetest.Conns{}
 	c, err := azblob.NewContainerClient(&config.Connection{
 		Type: "azblob", ConnectionString: config.NewSecret(connString), Container: name,
 	}, clientOptions(conns))
@@ -282,16 +253,12 @@ func TestReadResumesAfterDrop(t *testing.T) {
 	_, err = io.ReadFull(r, head)
 	require.NoError(t, err)
 	conns := h.(storage).conns
-	conns.mu.Lock()
-	before := conns.dials
-	conns.mu.Unlock()
+	before := conns.Dials()
 	h.(storage).Break()
 	rest, err := io.ReadAll(r)
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(data, append(head, rest...)), "content after resuming")
-	conns.mu.Lock()
-	defer conns.mu.Unlock()
-	assert.Greater(t, conns.dials, before, "the read went on over a new connection")
+	assert.Greater(t, conns.Dials(), before, "the read went on over a new connection")
 }
 
 func to[T any](v T) *T { return &v }

@@ -30,39 +30,6 @@ type breakable struct {
 
 func (b breakable) Break() { b.brk() }
 
-// connTracker dials TCP connections and can close all of them at once.
-type connTracker struct {
-	mu    sync.Mutex
-	conns []net.Conn
-	dials int
-}
-
-func (c *connTracker) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-	if err == nil {
-		c.mu.Lock()
-		c.conns = append(c.conns, conn)
-		c.dials++
-		c.mu.Unlock()
-	}
-	return conn, err
-}
-
-func (c *connTracker) closeAll() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, conn := range c.conns {
-		conn.Close()
-	}
-	c.conns = nil
-}
-
-func (c *connTracker) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.dials
-}
-
 func newSource(t *testing.T, opts sftp.Options) *sftp.Source {
 	t.Helper()
 	src, err := sftp.New(opts)
@@ -96,12 +63,12 @@ func TestConformanceOpenSSH(t *testing.T) {
 		srv := testsvc.SFTP(t)
 		key, err := os.ReadFile(srv.KeyPath)
 		require.NoError(t, err)
-		conns := &connTracker{}
+		conns := &sourcetest.Conns{}
 		src := newSource(t, sftp.Options{
 			Addr: srv.Addr, User: srv.User, PrivateKey: config.NewSecret(string(key)),
-			KnownHosts: srv.KnownHosts, Root: srv.Root, Dial: conns.dial,
+			KnownHosts: srv.KnownHosts, Root: srv.Root, Dial: conns.Dial,
 		})
-		return src, breakable{Helper: sourcetest.Dir(t, srv.Root), brk: conns.closeAll}
+		return src, breakable{Helper: sourcetest.Dir(t, srv.Root), brk: conns.CloseAll}
 	})
 }
 
@@ -252,10 +219,10 @@ func TestReconnect(t *testing.T) {
 	ctx := context.Background()
 	srv := startServer(t)
 	root := t.TempDir()
-	conns := &connTracker{}
+	conns := &sourcetest.Conns{}
 	src := newSource(t, sftp.Options{
 		Addr: srv.addr, User: "u", Password: config.NewSecret(srv.password),
-		KnownHosts: srv.knownHosts(srv.hostKeys[0].PublicKey()), Root: root, Dial: conns.dial,
+		KnownHosts: srv.knownHosts(srv.hostKeys[0].PublicKey()), Root: root, Dial: conns.Dial,
 	})
 	h := sourcetest.Dir(t, root)
 	data := strings.Repeat("0123456789abcdef", 1<<18) // 4 MiB
@@ -263,11 +230,11 @@ func TestReconnect(t *testing.T) {
 
 	_, err := src.Stat(ctx, "a.txt")
 	require.NoError(t, err)
-	require.Equal(t, 1, conns.count())
+	require.Equal(t, 1, conns.Dials())
 	srv.Break()
 	_, err = src.Stat(ctx, "a.txt")
 	require.NoError(t, err)
-	assert.Equal(t, 2, conns.count(), "one new connection")
+	assert.Equal(t, 2, conns.Dials(), "one new connection")
 
 	r, err := src.Open(ctx, "a.txt")
 	require.NoError(t, err)
@@ -279,7 +246,7 @@ func TestReconnect(t *testing.T) {
 	rest, err := io.ReadAll(r)
 	require.NoError(t, err)
 	assert.Equal(t, data, string(head)+string(rest))
-	assert.Equal(t, 3, conns.count(), "the read resumed on a new connection")
+	assert.Equal(t, 3, conns.Dials(), "the read resumed on a new connection")
 }
 
 // A file that changes while the connection is down is not resumed: the read fails.
