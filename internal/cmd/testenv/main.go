@@ -169,6 +169,28 @@ func (t *testenv) writeEnv(st *state) error {
 }
 
 func (t *testenv) upCmd(ctx context.Context, only []string) error {
+	return t.locked(func(st *state) error {
+		t.prune(st)
+		for _, e := range st.Services {
+			e.Kept = true
+		}
+		upErr := t.start(ctx, st, only, true)
+		if err := st.save(t.repo); err != nil {
+			return err
+		}
+		if err := t.writeEnv(st); err != nil {
+			return err
+		}
+		if upErr != nil {
+			return fmt.Errorf("%w (services that did start keep running: testenv down stops them)", upErr)
+		}
+		logf("environment in %s", envPath(t.repo))
+		return nil
+	})
+}
+
+// locked runs fn on the saved state while holding the state's lock.
+func (t *testenv) locked(fn func(st *state) error) error {
 	unlock, err := t.lock()
 	if err != nil {
 		return err
@@ -178,47 +200,25 @@ func (t *testenv) upCmd(ctx context.Context, only []string) error {
 	if err != nil {
 		return err
 	}
-	t.prune(st)
-	for _, e := range st.Services {
-		e.Kept = true
-	}
-	upErr := t.start(ctx, st, only, true)
-	if err := st.save(t.repo); err != nil {
-		return err
-	}
-	if err := t.writeEnv(st); err != nil {
-		return err
-	}
-	if upErr != nil {
-		return fmt.Errorf("%w (services that did start keep running: testenv down stops them)", upErr)
-	}
-	logf("environment in %s", envPath(t.repo))
-	return nil
+	return fn(st)
 }
 
 func (t *testenv) downCmd() error {
-	unlock, err := t.lock()
-	if err != nil {
+	return t.locked(func(st *state) error {
+		st.pruneRuns()
+		if len(st.Runs) > 0 {
+			logf("stopping services that %d running `testenv run` still use", len(st.Runs))
+		}
+		err := t.stop(st, func(*entry) bool { return true })
+		st.Runs = nil
+		if saveErr := st.save(t.repo); saveErr != nil {
+			return saveErr
+		}
+		if rmErr := os.Remove(envPath(t.repo)); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
+			return rmErr
+		}
 		return err
-	}
-	defer unlock()
-	st, err := loadState(t.repo)
-	if err != nil {
-		return err
-	}
-	st.pruneRuns()
-	if len(st.Runs) > 0 {
-		logf("stopping services that %d running `testenv run` still use", len(st.Runs))
-	}
-	err = t.stop(st, func(*entry) bool { return true })
-	st.Runs = nil
-	if saveErr := st.save(t.repo); saveErr != nil {
-		return saveErr
-	}
-	if rmErr := os.Remove(envPath(t.repo)); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
-		return rmErr
-	}
-	return err
+	})
 }
 
 // runCmd starts what is missing, runs command and stops what no run uses any more.
@@ -278,52 +278,40 @@ func (t *testenv) runCmd(only, command []string) int {
 }
 
 // runUp registers the run and starts the missing services, which are not kept.
-func (t *testenv) runUp(ctx context.Context, self devstack.Process, only []string) (map[string]string, error) {
-	unlock, err := t.lock()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	st, err := loadState(t.repo)
-	if err != nil {
-		return nil, err
-	}
-	t.prune(st)
-	st.Runs = append(st.Runs, self)
-	upErr := t.start(ctx, st, only, false)
-	if err := st.save(t.repo); err != nil {
-		return nil, err
-	}
-	if err := t.writeEnv(st); err != nil {
-		return nil, err
-	}
-	return st.env(t.override()), upErr
+func (t *testenv) runUp(ctx context.Context, self devstack.Process, only []string) (vars map[string]string, err error) {
+	err = t.locked(func(st *state) error {
+		t.prune(st)
+		st.Runs = append(st.Runs, self)
+		upErr := t.start(ctx, st, only, false)
+		if err := st.save(t.repo); err != nil {
+			return err
+		}
+		if err := t.writeEnv(st); err != nil {
+			return err
+		}
+		vars = st.env(t.override())
+		return upErr
+	})
+	return vars, err
 }
 
 // runDown unregisters the run and, when no other run is left, stops the services that
 // runs started.
 func (t *testenv) runDown(self devstack.Process) error {
-	unlock, err := t.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	st, err := loadState(t.repo)
-	if err != nil {
-		return err
-	}
-	st.removeRun(self)
-	var stopErr error
-	if len(st.Runs) == 0 {
-		stopErr = t.stop(st, func(e *entry) bool { return !e.Kept })
-	}
-	if err := st.save(t.repo); err != nil {
-		return err
-	}
-	if err := t.writeEnv(st); err != nil {
-		return err
-	}
-	return stopErr
+	return t.locked(func(st *state) error {
+		st.removeRun(self)
+		var stopErr error
+		if len(st.Runs) == 0 {
+			stopErr = t.stop(st, func(e *entry) bool { return !e.Kept })
+		}
+		if err := st.save(t.repo); err != nil {
+			return err
+		}
+		if err := t.writeEnv(st); err != nil {
+			return err
+		}
+		return stopErr
+	})
 }
 
 // prune drops the services whose process is gone or whose port no longer answers, and
