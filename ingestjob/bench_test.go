@@ -164,7 +164,7 @@ func benchDryRun(b *testing.B, rows int, unique bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		job, res, err := ingestjob.DryRun(ctx, pool, "bench", file, rd, ingestjob.BindMapping(m), rules, sets, ingestjob.Options{})
+		job, res, err := ingestjob.DryRun(ctx, pool, "bench", "", file, rd, ingestjob.BindMapping(m), rules, sets, ingestjob.Options{})
 		rd.Close()
 		if err != nil {
 			b.Fatal(err)

@@ -246,18 +246,10 @@ func (p *pipeline) read(ctx context.Context, rd reader.Reader) {
 				eof = true
 				break
 			}
-			var rowErr *reader.RowError
-			if err != nil && !errors.As(err, &rowErr) {
-				b.err, eof = err, true
+			if !b.add(rec, err) {
+				eof = true
 				break
 			}
-			// Earlier records keep their slices of an outgrown array, which is never
-			// written again until the batch is recycled.
-			at := len(b.values)
-			b.values = append(b.values, rec.Values...)
-			rec.Values = b.values[at:len(b.values):len(b.values)]
-			b.recs = append(b.recs, rec)
-			b.read = append(b.read, err)
 		}
 		next += int64(len(b.recs))
 		for _, ch := range []chan *batch{p.work, p.order} {
@@ -271,6 +263,25 @@ func (p *pipeline) read(ctx context.Context, rd reader.Reader) {
 			return
 		}
 	}
+}
+
+// add appends a record the reader returned with err (nil, or a *reader.RowError for a
+// record it could only partly read) and reports true; another error ends the batch's
+// reading (b.err) and reports false.
+func (b *batch) add(rec reader.Record, err error) bool {
+	var rowErr *reader.RowError
+	if err != nil && !errors.As(err, &rowErr) {
+		b.err = err
+		return false
+	}
+	// Earlier records keep their slices of an outgrown array, which is never written
+	// again until the batch is recycled.
+	at := len(b.values)
+	b.values = append(b.values, rec.Values...)
+	rec.Values = b.values[at:len(b.values):len(b.values)]
+	b.recs = append(b.recs, rec)
+	b.read = append(b.read, err)
+	return true
 }
 
 func (st *stream) mapBatch(b *batch, m Mapper) {

@@ -145,7 +145,7 @@ func TestDryRunRecordsTheJobAndAppliesMaxErrorRate(t *testing.T) {
 	t.Parallel()
 	f := setup(t, testCSV)
 	limit := 0.5
-	job, res, err := ingestjob.DryRun(f.ctx, f.pool, "customers", f.file, f.rd, ingestjob.BindMapping(f.mapping), f.rules, f.sets,
+	job, res, err := ingestjob.DryRun(f.ctx, f.pool, "customers", "", f.file, f.rd, ingestjob.BindMapping(f.mapping), f.rules, f.sets,
 		ingestjob.Options{MaxErrorRate: &limit, FirstErrors: 3})
 	var exceeded *staging.ErrorRateExceededError
 	require.ErrorAs(t, err, &exceeded)
@@ -165,7 +165,7 @@ func TestDryRunRecordsTheJobAndAppliesMaxErrorRate(t *testing.T) {
 func TestDryRunWithoutErrorsSucceeds(t *testing.T) {
 	t.Parallel()
 	f := setup(t, "Account No;Name;Group;City\nC-1;Alpha;10;Gent\nC-2;Beta;20;Gent\n")
-	job, res, err := ingestjob.DryRun(f.ctx, f.pool, "customers", f.file, f.rd, ingestjob.BindMapping(f.mapping), f.rules, f.sets, ingestjob.Options{})
+	job, res, err := ingestjob.DryRun(f.ctx, f.pool, "customers", "", f.file, f.rd, ingestjob.BindMapping(f.mapping), f.rules, f.sets, ingestjob.Options{})
 	require.NoError(t, err)
 	assert.Equal(t, staging.Counts{Total: 2, Valid: 2}, res.Counts)
 	assert.Empty(t, res.Errors)

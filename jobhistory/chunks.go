@@ -160,3 +160,16 @@ func (s *Store) ChunksPending(ctx context.Context, job int64) (int, error) {
 	}
 	return n, nil
 }
+
+// ChunkProgress sums a job's chunks for progress while they are in flight: the rows of
+// the chunks F&O has (submitted or ended) and of those that ended.
+func (s *Store) ChunkProgress(ctx context.Context, job int64) (submitted, ended int64, err error) {
+	err = s.db.QueryRow(ctx, `
+		SELECT coalesce(sum(row_count) FILTER (WHERE status NOT IN ('pending', 'uploading')), 0),
+		       coalesce(sum(row_count) FILTER (WHERE status IN ('succeeded', 'partially_succeeded', 'failed', 'canceled')), 0)
+		FROM chunks WHERE job_id = $1`, job).Scan(&submitted, &ended)
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading the chunks of job %d: %w", job, err)
+	}
+	return submitted, ended, nil
+}

@@ -138,11 +138,33 @@ func (s *Store) SetSubmitted(ctx context.Context, id, blobID string) error {
 		WHERE execution_id = $1`, nullString(blobID))
 }
 
-// RecordPoll records a status seen for an execution; a final status sets its end time
-// and msg its error ("" for none).
+// RecordPoll records a status call of an execution and the status seen ("" when the
+// call failed: the last one seen is kept); a final status sets its end time and msg its
+// error ("" for none). Every status call counts, so that the execution's poll schedule
+// holds across stages and restarts.
 func (s *Store) RecordPoll(ctx context.Context, id, status string, final bool, msg string) error {
 	return s.execExecution(ctx, id, "recording a poll of", `
-		UPDATE dmf_executions SET dmf_status = $2, polls = polls + 1, last_polled_at = now(),
+		UPDATE dmf_executions SET dmf_status = coalesce(NULLIF($2, ''), dmf_status), polls = polls + 1, last_polled_at = now(),
 		       finished_at = CASE WHEN $3 THEN coalesce(finished_at, now()) END, error = coalesce($4, error)
 		WHERE execution_id = $1`, status, final, nullString(msg))
+}
+
+// UnansweredImports returns the import executions of an environment's definition group,
+// other than except, that were recorded as about to be sent for a job still running but
+// never recorded as submitted nor finished: sent by a node that died before F&O answered,
+// or waiting to be sent.
+func (s *Store) UnansweredImports(ctx context.Context, environment, group, except string) ([]string, error) {
+	rows, err := s.db.Query(ctx, `
+		SELECT e.execution_id FROM dmf_executions e JOIN jobs j ON j.id = e.job_id AND j.finished_at IS NULL
+		WHERE e.environment = $1 AND e.definition_group = $2 AND e.operation = 'import'
+		  AND e.submitted_at IS NULL AND e.finished_at IS NULL AND e.execution_id <> $3
+		ORDER BY e.execution_id`, environment, group, except)
+	if err != nil {
+		return nil, fmt.Errorf("listing the unanswered imports of definition group %s: %w", group, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("listing the unanswered imports of definition group %s: %w", group, err)
+	}
+	return ids, nil
 }

@@ -45,6 +45,9 @@ type JobCounts struct {
 	Uploaded int64 `json:"uploaded"`
 	Imported int64 `json:"imported"`
 	Rejected int64 `json:"rejected"`
+	// NotImported are valid rows whose chunk ended without F&O importing them (F&O did
+	// not reject them: they are not among Rejected).
+	NotImported int64 `json:"not_imported,omitempty"`
 }
 
 // Job is one row of the jobs table.
@@ -64,7 +67,16 @@ type Job struct {
 	Counts       JobCounts
 	ChunksTotal  int
 	// Error says why the job failed or was skipped; empty otherwise.
-	Error      string
+	Error string
+	// ProjectVersion is the fingerprint of the project's configuration the job runs with.
+	ProjectVersion string
+	// ExecutionNonce is the job's part of its DMF execution ids; empty for jobs recorded
+	// before there was one.
+	ExecutionNonce string
+	// DryRun is true for a job that only stages and validates.
+	DryRun bool
+	// Foreground is true for a job of a foreground `pipeline run`, which works its steps.
+	Foreground bool
 	CreatedAt  time.Time
 	StartedAt  time.Time
 	FinishedAt time.Time
@@ -80,15 +92,26 @@ type NewJob struct {
 	SourceFileID int64
 	Environment  string
 	LegalEntity  string
+	// ProjectVersion is the fingerprint of the project's configuration.
+	ProjectVersion string
+	// DryRun marks a job that only stages and validates.
+	DryRun bool
+	// Foreground marks a job of a foreground `pipeline run`.
+	Foreground bool
 }
 
 // Store reads and writes jobs, chunks, DMF executions and job events.
 type Store struct {
-	db DBTX
+	db    DBTX
+	actor string
 }
 
 // NewStore returns the job history in db (a pool, a connection or a transaction).
 func NewStore(db DBTX) *Store { return &Store{db: db} }
+
+// As returns a Store on the same database whose events name actor as who recorded them:
+// a node's ID for the stages it runs, a user for an operator's actions.
+func (s *Store) As(actor string) *Store { return &Store{db: s.db, actor: actor} }
 
 func nullInt(n int64) *int64 {
 	if n == 0 {
@@ -105,10 +128,11 @@ func (s *Store) CreateJob(ctx context.Context, j NewJob) (int64, error) {
 	}
 	var id int64
 	err := s.db.QueryRow(ctx, `
-		INSERT INTO jobs (project, kind, trigger, scheduled_for, source_file_id, environment, legal_entity)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		INSERT INTO jobs (project, kind, trigger, scheduled_for, source_file_id, environment, legal_entity,
+		                  project_version, dry_run, foreground)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
 		j.Project, kind, j.Trigger, nullTime(j.ScheduledFor), nullInt(j.SourceFileID),
-		nullString(j.Environment), nullString(j.LegalEntity)).Scan(&id)
+		nullString(j.Environment), nullString(j.LegalEntity), j.ProjectVersion, j.DryRun, j.Foreground).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("recording a job of project %s: %w", j.Project, err)
 	}
@@ -141,8 +165,8 @@ func (s *Store) Job(ctx context.Context, id int64) (*Job, error) {
 // jobColumns are what scanJob reads, qualified so that they can be joined.
 const jobColumns = `jobs.id, jobs.project, jobs.kind, jobs.trigger, jobs.scheduled_for, jobs.status, jobs.stage,
 	jobs.source_file_id, jobs.environment, jobs.legal_entity, jobs.rows_read, jobs.rows_staged, jobs.rows_invalid,
-	jobs.rows_uploaded, jobs.rows_imported, jobs.rows_rejected, jobs.chunks_total, jobs.error, jobs.created_at,
-	jobs.started_at, jobs.finished_at`
+	jobs.rows_uploaded, jobs.rows_imported, jobs.rows_rejected, jobs.rows_not_imported, jobs.chunks_total, jobs.error, jobs.project_version,
+	jobs.execution_nonce, jobs.dry_run, jobs.foreground, jobs.created_at, jobs.started_at, jobs.finished_at`
 
 // scanJob reads the jobColumns of row, then any extra columns selected after them.
 func scanJob(row pgx.Row, extra ...any) (Job, error) {
@@ -155,7 +179,8 @@ func scanJob(row pgx.Row, extra ...any) (Job, error) {
 	err := row.Scan(append([]any{
 		&j.ID, &j.Project, &j.Kind, &j.Trigger, &scheduled, &j.Status, &j.Stage, &fileID, &environment,
 		&legalEntity, &j.Counts.Read, &j.Counts.Staged, &j.Counts.Invalid, &j.Counts.Uploaded, &j.Counts.Imported,
-		&j.Counts.Rejected, &j.ChunksTotal, &jobErr, &j.CreatedAt, &started, &finished}, extra...)...)
+		&j.Counts.Rejected, &j.Counts.NotImported, &j.ChunksTotal, &jobErr, &j.ProjectVersion, &j.ExecutionNonce, &j.DryRun, &j.Foreground, &j.CreatedAt,
+		&started, &finished}, extra...)...)
 	if err != nil {
 		return j, err
 	}
@@ -226,15 +251,21 @@ func (s *Store) SetError(ctx context.Context, id int64, msg string) error {
 // Finish ends a job with status and its final counts. msg is its error ("" keeps the one
 // recorded). Finishing an ended job again is allowed and changes nothing but the counts.
 func (s *Store) Finish(ctx context.Context, id int64, status string, c JobCounts, msg string) error {
+	return s.FinishIn(ctx, id, "finalize", status, c, msg)
+}
+
+// FinishIn is Finish for a job that ends in stage rather than in the finalize (a dry run
+// ends in the decide stage).
+func (s *Store) FinishIn(ctx context.Context, id int64, stage, status string, c JobCounts, msg string) error {
 	if !JobTerminal(status) {
 		return fmt.Errorf("finishing job %d: %q is not a final status", id, status)
 	}
 	return s.exec(ctx, id, "finishing", `
-		UPDATE jobs SET status = $2, stage = 'finalize', rows_read = $3, rows_staged = $4, rows_invalid = $5,
-		       rows_uploaded = $6, rows_imported = $7, rows_rejected = $8, error = coalesce($9, error),
+		UPDATE jobs SET status = $2, stage = $11, rows_read = $3, rows_staged = $4, rows_invalid = $5,
+		       rows_uploaded = $6, rows_imported = $7, rows_rejected = $8, rows_not_imported = $10, error = coalesce($9, error),
 		       started_at = coalesce(started_at, now()), finished_at = coalesce(finished_at, now()), updated_at = now()
 		WHERE id = $1`,
-		status, c.Read, c.Staged, c.Invalid, c.Uploaded, c.Imported, c.Rejected, nullString(msg))
+		status, c.Read, c.Staged, c.Invalid, c.Uploaded, c.Imported, c.Rejected, nullString(msg), c.NotImported, stage)
 }
 
 // Event is one entry of a job's timeline.
@@ -244,12 +275,14 @@ type Event struct {
 	Level   string
 	Message string
 	Attrs   map[string]any
+	// Actor is who recorded it (see Store.As): a node's ID or a user; empty when unknown.
+	Actor string
 }
 
 // AddEvent appends an entry to a job's timeline; level is debug, info, warn or error.
 func (s *Store) AddEvent(ctx context.Context, job int64, stage, level, msg string, attrs map[string]any) error {
-	if _, err := s.db.Exec(ctx, `INSERT INTO job_events (job_id, stage, level, message, attrs) VALUES ($1, $2, $3, $4, $5)`,
-		job, stage, level, msg, attrs); err != nil {
+	if _, err := s.db.Exec(ctx, `INSERT INTO job_events (job_id, stage, level, message, attrs, actor) VALUES ($1, $2, $3, $4, $5, $6)`,
+		job, stage, level, msg, attrs, s.actor); err != nil {
 		return fmt.Errorf("recording an event of job %d: %w", job, err)
 	}
 	return nil
@@ -257,17 +290,56 @@ func (s *Store) AddEvent(ctx context.Context, job int64, stage, level, msg strin
 
 // Events returns a job's timeline, oldest first.
 func (s *Store) Events(ctx context.Context, job int64) ([]Event, error) {
-	rows, err := s.db.Query(ctx, `SELECT at, stage, level, message, attrs FROM job_events WHERE job_id = $1 ORDER BY at, id`, job)
+	rows, err := s.db.Query(ctx, `SELECT at, stage, level, message, attrs, actor FROM job_events WHERE job_id = $1 ORDER BY at, id`, job)
 	if err != nil {
 		return nil, fmt.Errorf("reading the events of job %d: %w", job, err)
 	}
 	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
 		var e Event
-		err := r.Scan(&e.At, &e.Stage, &e.Level, &e.Message, &e.Attrs)
+		err := r.Scan(&e.At, &e.Stage, &e.Level, &e.Message, &e.Attrs, &e.Actor)
 		return e, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the events of job %d: %w", job, err)
 	}
 	return events, nil
+}
+
+// SetProjectVersion records the project version a job goes on with (a node that knows
+// the project only at another version adopted the job).
+func (s *Store) SetProjectVersion(ctx context.Context, id int64, version string) error {
+	return s.exec(ctx, id, "recording the project version", `UPDATE jobs SET project_version = $2, updated_at = now() WHERE id = $1`, version)
+}
+
+// UnfinishedJobs returns the ids of the jobs of kind that have not ended, oldest first,
+// of foreground runs or not: of project, or of every project for "".
+func (s *Store) UnfinishedJobs(ctx context.Context, kind, project string, foreground bool) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM jobs
+		WHERE kind = $1 AND ($2 = '' OR project = $2) AND foreground = $3 AND status IN ('queued', 'running')
+		ORDER BY id`, kind, project, foreground)
+	if err != nil {
+		return nil, fmt.Errorf("finding unfinished jobs: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("finding unfinished jobs: %w", err)
+	}
+	return ids, nil
+}
+
+// CountJobs returns the number of jobs in each status.
+func (s *Store) CountJobs(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT status, count(*) FROM jobs GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("counting jobs: %w", err)
+	}
+	out := map[string]int64{}
+	var (
+		status string
+		n      int64
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error { out[status] = n; return nil }); err != nil {
+		return nil, fmt.Errorf("counting jobs: %w", err)
+	}
+	return out, nil
 }

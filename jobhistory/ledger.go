@@ -2,6 +2,7 @@ package jobhistory
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dmfpipe/dmfpipe/ingest"
+	"github.com/dmfpipe/dmfpipe/internal/lockkey"
 )
 
 // DBTX is what the package needs of a database handle; *pgxpool.Pool, *pgx.Conn and
@@ -230,8 +232,8 @@ func (l *Ledger) SetHash(ctx context.Context, fileID int64, sum [32]byte) (prior
 
 	// Serialise the check per (project, content): of two files with the same content, the
 	// second to get here sees the first.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || encode($2, 'hex'), 0))`,
-		self.Project, sum[:]); err != nil {
+	key := lockkey.Content(self.Project, hex.EncodeToString(sum[:]))
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+key.SQL(1)+`)`, key.Arg()); err != nil {
 		return nil, false, fmt.Errorf("locking content of ledger entry %d: %w", fileID, err)
 	}
 	prior, err = scanEntry(tx.QueryRow(ctx, importedQuery, self.Project, sum[:], fileID))

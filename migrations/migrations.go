@@ -23,6 +23,8 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/dmfpipe/dmfpipe/internal/lockkey"
 )
 
 //go:embed sql/*.sql
@@ -30,9 +32,6 @@ var files embed.FS
 
 // gooseTable is dmfpipe's version table, named so it cannot clash with another tool's.
 const gooseTable = "dmfpipe_schema_version"
-
-// lockKey is the advisory lock id held while migrating ("dmfpipe" in ASCII).
-const lockKey int64 = 0x646d6670697065
 
 // Step is one applied migration.
 type Step struct {
@@ -164,12 +163,13 @@ func withLock(ctx context.Context, pool *pgxpool.Pool, fn func() error) (err err
 		return fmt.Errorf("connecting to the database: %w", err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
+	key := lockkey.Migrations()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock("+key.SQL(1)+")", key.Arg()); err != nil {
 		return fmt.Errorf("taking the migration lock: %w", err)
 	}
 	defer func() {
 		// A fresh context: the unlock must run even when ctx was canceled.
-		if _, uerr := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey); uerr != nil {
+		if _, uerr := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock("+key.SQL(1)+")", key.Arg()); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("releasing the migration lock: %w", uerr))
 		}
 	}()

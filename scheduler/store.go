@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/dmfpipe/dmfpipe/config"
+	"github.com/dmfpipe/dmfpipe/jobhistory"
 )
 
 // ErrUnknownProject is returned for a project name that is not in the configuration.
@@ -20,20 +17,12 @@ var ErrUnknownProject = errors.New("unknown project")
 // TriggerSchedule nor TriggerRunNow; retrying cannot help, so the worker cancels the job.
 var ErrUnknownTrigger = errors.New("unknown trigger")
 
-// DBTX is what Store needs of a database handle; *pgxpool.Pool, *pgx.Conn and pgx.Tx all
-// have it.
-type DBTX interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// Store keeps whether each project is paused, in the projects table, so that every node
-// sees a pause at once and it survives restarts. A project without a row is in the state
-// its configuration gives (`paused:`, false by default); Pause and Resume write a row that
-// overrides it.
+// Store keeps whether each project is paused, in the job history's projects table
+// (jobhistory.Store.SetPaused), so that every node sees a pause at once and it survives
+// restarts. A project without a record is in the state its configuration gives
+// (`paused:`, false by default); Pause and Resume record a state that overrides it.
 type Store struct {
-	DB DBTX
+	DB jobhistory.DBTX
 	// Projects are the configured projects. Names not among them are refused.
 	Projects []*config.Project
 }
@@ -70,16 +59,7 @@ func (s *Store) set(ctx context.Context, project string, paused bool, by string)
 	if s.project(project) == nil {
 		return fmt.Errorf("project %q: %w", project, ErrUnknownProject)
 	}
-	_, err := s.DB.Exec(ctx, `
-		INSERT INTO projects (name, paused, paused_by, updated_at)
-		VALUES ($1, $2, NULLIF($3, ''), now())
-		ON CONFLICT (name) DO UPDATE
-		SET paused = EXCLUDED.paused, paused_by = EXCLUDED.paused_by, updated_at = EXCLUDED.updated_at`,
-		project, paused, by)
-	if err != nil {
-		return fmt.Errorf("recording pause state of project %q: %w", project, err)
-	}
-	return nil
+	return jobhistory.NewStore(s.DB).SetPaused(ctx, project, paused, by)
 }
 
 // Paused reports whether project is paused.
@@ -88,35 +68,23 @@ func (s *Store) Paused(ctx context.Context, project string) (bool, error) {
 	if p == nil {
 		return false, fmt.Errorf("project %q: %w", project, ErrUnknownProject)
 	}
-	var paused bool
-	err := s.DB.QueryRow(ctx, `SELECT paused FROM projects WHERE name = $1`, project).Scan(&paused)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p.Paused, nil
+	rec, ok, err := jobhistory.NewStore(s.DB).PauseRecordOf(ctx, project)
+	if err != nil || !ok {
+		return p.Paused, err
 	}
-	if err != nil {
-		return false, fmt.Errorf("reading pause state of project %q: %w", project, err)
-	}
-	return paused, nil
+	return rec.Paused, nil
 }
 
 // List returns the state of every configured project, in configuration order, followed by
 // projects recorded in the database but no longer configured, by name.
 func (s *Store) List(ctx context.Context) ([]ProjectState, error) {
-	rows, err := s.DB.Query(ctx, `SELECT name, paused, coalesce(paused_by, ''), updated_at FROM projects`)
+	recorded, err := jobhistory.NewStore(s.DB).PauseRecords(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing project states: %w", err)
-	}
-	recorded, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ProjectState, error) {
-		var st ProjectState
-		err := row.Scan(&st.Name, &st.Paused, &st.PausedBy, &st.UpdatedAt)
-		return st, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing project states: %w", err)
+		return nil, err
 	}
 	byName := make(map[string]ProjectState, len(recorded))
-	for _, st := range recorded {
-		byName[st.Name] = st
+	for _, r := range recorded {
+		byName[r.Project] = ProjectState{Name: r.Project, Paused: r.Paused, PausedBy: r.By, UpdatedAt: r.UpdatedAt}
 	}
 	states := make([]ProjectState, 0, len(s.Projects)+len(recorded))
 	for _, p := range s.Projects {
@@ -128,12 +96,12 @@ func (s *Store) List(ctx context.Context) ([]ProjectState, error) {
 		delete(byName, p.Name)
 		states = append(states, st)
 	}
-	var stale []ProjectState
-	for _, st := range byName {
-		stale = append(stale, st)
+	for _, r := range recorded { // by name
+		if st, ok := byName[r.Project]; ok {
+			states = append(states, st)
+		}
 	}
-	sort.Slice(stale, func(i, j int) bool { return stale[i].Name < stale[j].Name })
-	return append(states, stale...), nil
+	return states, nil
 }
 
 func (s *Store) project(name string) *config.Project {

@@ -67,7 +67,7 @@ func (s *Store) Counts(ctx context.Context, job int64) (Counts, error) {
 	if err := s.exists(ctx, job); err != nil {
 		return c, err
 	}
-	rows, err := s.pool.Query(ctx, "SELECT status, count(*) FROM "+rowsTable(job)+" GROUP BY status")
+	rows, err := s.db.Query(ctx, "SELECT status, count(*) FROM "+rowsTable(job)+" GROUP BY status")
 	if err != nil {
 		return c, fmt.Errorf("counting staged rows of job %d: %w", job, err)
 	}
@@ -89,7 +89,7 @@ func (s *Store) Counts(ctx context.Context, job int64) (Counts, error) {
 // exists returns ErrNoJob (wrapped) when a job has no staging area.
 func (s *Store) exists(ctx context.Context, job int64) error {
 	var ok bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM staging_jobs WHERE job_id = $1)`, job).Scan(&ok); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM staging_jobs WHERE job_id = $1)`, job).Scan(&ok); err != nil {
 		return fmt.Errorf("looking up staging of job %d: %w", job, err)
 	}
 	if !ok {

@@ -62,7 +62,7 @@ func (s *Store) scanRows(ctx context.Context, job int64, l Layout, rows pgx.Rows
 	for i, r := range out {
 		nos[i] = r.No
 	}
-	erows, err := s.pool.Query(ctx, "SELECT row_no, field, rule, col, message FROM "+errorsTable(job)+
+	erows, err := s.db.Query(ctx, "SELECT row_no, field, rule, col, message FROM "+errorsTable(job)+
 		" WHERE row_no = ANY($1) ORDER BY row_no, field, rule", nos)
 	if err != nil {
 		return nil, fmt.Errorf("reading errors of job %d: %w", job, err)
@@ -97,7 +97,7 @@ func (s *Store) Rows(ctx context.Context, job int64, status Status, after int64,
 		q += " AND status = $3"
 		args = append(args, status)
 	}
-	rows, err := s.pool.Query(ctx, q+" ORDER BY row_no LIMIT $2", args...)
+	rows, err := s.db.Query(ctx, q+" ORDER BY row_no LIMIT $2", args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading staged rows of job %d: %w", job, err)
 	}
@@ -111,7 +111,7 @@ func (s *Store) Row(ctx context.Context, job, no int64) (StagedRow, error) {
 	if err != nil {
 		return StagedRow{}, err
 	}
-	rows, err := s.pool.Query(ctx, "SELECT "+rowColumns+" FROM "+rowsTable(job)+" WHERE row_no = $1", no)
+	rows, err := s.db.Query(ctx, "SELECT "+rowColumns+" FROM "+rowsTable(job)+" WHERE row_no = $1", no)
 	if err != nil {
 		return StagedRow{}, fmt.Errorf("reading row %d of job %d: %w", no, job, err)
 	}
@@ -139,7 +139,7 @@ func (s *Store) ErrorSummary(ctx context.Context, job int64) ([]ErrorGroup, erro
 	if err := s.exists(ctx, job); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, "SELECT field, rule, count(DISTINCT row_no), min(row_no) FROM "+errorsTable(job)+
+	rows, err := s.db.Query(ctx, "SELECT field, rule, count(DISTINCT row_no), min(row_no) FROM "+errorsTable(job)+
 		" GROUP BY field, rule ORDER BY 3 DESC, 1, 2")
 	if err != nil {
 		return nil, fmt.Errorf("summarizing errors of job %d: %w", job, err)
@@ -158,7 +158,7 @@ func (s *Store) Errors(ctx context.Context, job int64, field string, rule valida
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT ON (e.row_no) e.row_no, r.line, e.field, e.rule, e.col, e.message
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT ON (e.row_no) e.row_no, r.line, e.field, e.rule, e.col, e.message
 		FROM `+errorsTable(job)+` e JOIN `+rowsTable(job)+` r USING (row_no)
 		WHERE e.field = $1 AND e.rule = $2 AND e.row_no > $3
 		ORDER BY e.row_no, e.message LIMIT $4`, field, rule, after, pageSize(limit))
@@ -181,7 +181,7 @@ func (s *Store) Edit(ctx context.Context, job, no int64, values []string, check 
 		return StagedRow{}, fmt.Errorf("editing job %d row %d: %d values for %d fields", job, no, len(values), len(l.Fields))
 	}
 	values = cleanAll(values)
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var (
 			status Status
 			vals   string
@@ -237,7 +237,7 @@ func (s *Store) Reject(ctx context.Context, job int64, rows []int64) (int64, err
 	if err := s.exists(ctx, job); err != nil {
 		return 0, err
 	}
-	tag, err := s.pool.Exec(ctx, "UPDATE "+rowsTable(job)+" SET status = 'skipped' WHERE row_no = ANY($1) AND status IN ('valid', 'invalid', 'rejected', 'fixed')", rows)
+	tag, err := s.db.Exec(ctx, "UPDATE "+rowsTable(job)+" SET status = 'skipped' WHERE row_no = ANY($1) AND status IN ('valid', 'invalid', 'rejected', 'fixed')", rows)
 	if err != nil {
 		return 0, fmt.Errorf("rejecting rows of job %d: %w", job, err)
 	}
@@ -250,7 +250,7 @@ func (s *Store) Resubmit(ctx context.Context, job int64) (int64, error) {
 	if err := s.exists(ctx, job); err != nil {
 		return 0, err
 	}
-	tag, err := s.pool.Exec(ctx, "UPDATE "+rowsTable(job)+" SET status = 'valid' WHERE status = 'fixed'")
+	tag, err := s.db.Exec(ctx, "UPDATE "+rowsTable(job)+" SET status = 'valid' WHERE status = 'fixed'")
 	if err != nil {
 		return 0, fmt.Errorf("resubmitting rows of job %d: %w", job, err)
 	}
@@ -263,7 +263,7 @@ func (s *Store) FirstErrors(ctx context.Context, job int64, limit int) ([]valida
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT e.row_no, r.line, e.field, e.rule, e.col, e.message
+	rows, err := s.db.Query(ctx, `SELECT e.row_no, r.line, e.field, e.rule, e.col, e.message
 		FROM `+errorsTable(job)+` e JOIN `+rowsTable(job)+` r USING (row_no)
 		ORDER BY e.row_no, e.field, e.rule LIMIT $1`, pageSize(limit))
 	return collectErrors(rows, err, job, l.Sheet)

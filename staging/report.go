@@ -21,7 +21,7 @@ func (s *Store) eachReportLine(ctx context.Context, job int64, fn func(line []st
 	if err != nil {
 		return err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT e.row_no, r.line, r.status, e.col, e.field, e.rule, e.message, r.vals, r.raw
+	rows, err := s.db.Query(ctx, `SELECT e.row_no, r.line, r.status, e.col, e.field, e.rule, e.message, r.vals, r.raw
 		FROM `+errorsTable(job)+` e JOIN `+rowsTable(job)+` r USING (row_no)
 		ORDER BY e.row_no, e.field, e.rule`)
 	if err != nil {

@@ -94,7 +94,7 @@ func (s *Store) unique(ctx context.Context, job int64, fields []string, candidat
 		)
 		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)`
 	var res SetResult
-	if err := s.pool.QueryRow(ctx, q, args...).Scan(&res.Flagged, &res.Invalidated); err != nil {
+	if err := s.db.QueryRow(ctx, q, args...).Scan(&res.Flagged, &res.Invalidated); err != nil {
 		return SetResult{}, fmt.Errorf("checking unique %s of job %d: %w", label, job, err)
 	}
 	return res, nil
@@ -135,7 +135,7 @@ func (s *Store) Lookup(ctx context.Context, job int64, field, reference string, 
 		)
 		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)`
 	var res SetResult
-	if err := s.pool.QueryRow(ctx, q, cleanAll(values), field, reference).Scan(&res.Flagged, &res.Invalidated); err != nil {
+	if err := s.db.QueryRow(ctx, q, cleanAll(values), field, reference).Scan(&res.Flagged, &res.Invalidated); err != nil {
 		return SetResult{}, fmt.Errorf("checking lookup %s of job %d against %s: %w", field, job, reference, err)
 	}
 	return res, nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -20,7 +21,7 @@ const (
 	StatusInvalid  Status = "invalid"  // failed a check; waits for an operator
 	StatusUploaded Status = "uploaded" // sent to F&O in a package
 	StatusImported Status = "imported" // F&O imported it
-	StatusRejected Status = "rejected" // F&O refused it
+	StatusRejected Status = "rejected" // F&O refused it, or its chunk failed (RuleNotImported)
 	StatusFixed    Status = "fixed"    // edited by an operator and now passes the row rules
 	StatusSkipped  Status = "skipped"  // rejected by an operator: never uploaded
 )
@@ -34,6 +35,15 @@ var ErrNoJob = errors.New("job has no staged rows")
 // ErrNoRow is returned (wrapped) when a job has no row with the given number.
 var ErrNoRow = errors.New("no such staged row")
 
+// DBTX is what the store needs of a database handle; *pgxpool.Pool, *pgx.Conn and pgx.Tx
+// all have it (Begin on a transaction makes a savepoint).
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
 // Store is the staging area of a database.
 //
 // A job's partitions are ordinary logged tables. UNLOGGED ones were measured at no
@@ -41,12 +51,26 @@ var ErrNoRow = errors.New("no such staged row")
 // cost is in the client and in array input, not in WAL) and would lose operators' edits
 // and the row statuses of in-flight uploads in a crash, and be missing on a standby.
 type Store struct {
-	pool *pgxpool.Pool
+	db DBTX
 }
 
-// NewStore returns the staging area of the database behind pool; the schema comes from
-// the migrations package.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// NewStore returns the staging area of the database behind db: a pool, a connection or
+// a transaction. The schema comes from the migrations package. Two operations need a
+// pool: a Writer copies rows and errors on two connections of its own, and Drop (and so
+// Purge) detaches partitions concurrently, which cannot run inside a transaction.
+func NewStore(db DBTX) *Store { return &Store{db: db} }
+
+// errNeedsPool is returned by the operations that need the store to be on a pool.
+var errNeedsPool = errors.New("staging: this operation needs a store on a connection pool")
+
+// acquire takes a connection of the store's pool for a Writer.
+func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	p, ok := s.db.(*pgxpool.Pool)
+	if !ok {
+		return nil, errNeedsPool
+	}
+	return p.Acquire(ctx)
+}
 
 // Layout is how a job's rows are shaped.
 type Layout struct {
@@ -105,7 +129,7 @@ func (s *Store) Create(ctx context.Context, job int64, l Layout) error {
 		return fmt.Errorf("creating staging for job %d: no fields", job)
 	}
 	id := strconv.FormatInt(job, 10)
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO staging_jobs (job_id, fields, columns, sheet, field_of) VALUES ($1, $2, $3, $4, $5)`,
 			job, l.Fields, nonNil(l.Columns), l.Sheet, l.FieldOf); err != nil {
 			return fmt.Errorf("creating staging for job %d: %w", job, err)
@@ -153,7 +177,7 @@ func nonNil(s []string) []string {
 // Layout returns the layout a job was created with.
 func (s *Store) Layout(ctx context.Context, job int64) (Layout, error) {
 	var l Layout
-	err := s.pool.QueryRow(ctx, `SELECT fields, columns, sheet, field_of FROM staging_jobs WHERE job_id = $1`, job).
+	err := s.db.QueryRow(ctx, `SELECT fields, columns, sheet, field_of FROM staging_jobs WHERE job_id = $1`, job).
 		Scan(&l.Fields, &l.Columns, &l.Sheet, &l.FieldOf)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return l, fmt.Errorf("job %d: %w", job, ErrNoJob)
@@ -172,7 +196,7 @@ func (s *Store) Drop(ctx context.Context, job int64) error {
 	for _, parent := range []string{"staging_rows", "staging_errors"} {
 		t := partition(parent, job)
 		var pending *bool
-		err := s.pool.QueryRow(ctx, `SELECT (SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = c.oid)
+		err := s.db.QueryRow(ctx, `SELECT (SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = c.oid)
 			FROM (SELECT to_regclass($1) AS oid) c`, t).Scan(&pending)
 		if err != nil {
 			return fmt.Errorf("dropping staging of job %d: %w", job, err)
@@ -182,15 +206,15 @@ func (s *Store) Drop(ctx context.Context, job int64) error {
 			if *pending {
 				q = "ALTER TABLE " + parent + " DETACH PARTITION " + t + " FINALIZE"
 			}
-			if _, err := s.pool.Exec(ctx, q); err != nil {
+			if _, err := s.db.Exec(ctx, q); err != nil {
 				return fmt.Errorf("dropping staging of job %d: %w", job, err)
 			}
 		}
-		if _, err := s.pool.Exec(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
+		if _, err := s.db.Exec(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
 			return fmt.Errorf("dropping staging of job %d: %w", job, err)
 		}
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM staging_jobs WHERE job_id = $1`, job); err != nil {
+	if _, err := s.db.Exec(ctx, `DELETE FROM staging_jobs WHERE job_id = $1`, job); err != nil {
 		return fmt.Errorf("dropping staging of job %d: %w", job, err)
 	}
 	return nil
@@ -202,7 +226,7 @@ const DefaultRetention = 30 * 24 * time.Hour
 // Purge drops the staging areas of jobs that finished (or, when the job row is gone or
 // never finished, were created) before olderThan, and returns their ids.
 func (s *Store) Purge(ctx context.Context, olderThan time.Time) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.db.Query(ctx, `
 		SELECT s.job_id FROM staging_jobs s LEFT JOIN jobs j ON j.id = s.job_id
 		WHERE coalesce(j.finished_at, s.created_at) < $1
 		  AND (j.id IS NULL OR j.status NOT IN ('queued', 'running'))

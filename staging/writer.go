@@ -62,7 +62,7 @@ func (s *Store) NewWriter(ctx context.Context, job int64) (*Writer, error) {
 	}
 	w := &Writer{store: s, job: job, fields: l.Fields, nfields: len(l.Fields), ncols: len(l.Columns), pairs: l.pairs()}
 	for range 2 {
-		c, err := s.pool.Acquire(ctx)
+		c, err := s.acquire(ctx)
 		if err != nil {
 			w.release()
 			return nil, fmt.Errorf("staging job %d: %w", job, err)
@@ -213,7 +213,7 @@ func (w *Writer) Close(ctx context.Context) (Counts, error) {
 // ANALYZE: it would cost a quarter of a second per million rows, the console's queries
 // are planned on the indexes alone, and autovacuum analyzes the partition soon after.
 func (s *Store) markLoaded(ctx context.Context, job int64) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "CREATE UNIQUE INDEX ON "+rowsTable(job)+" (row_no)"); err != nil {
 			return fmt.Errorf("indexing the staged rows of job %d: %w", job, err)
 		}

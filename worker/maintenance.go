@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -16,8 +15,6 @@ import (
 const (
 	purgeEvery = time.Hour
 	sweepEvery = 5 * time.Minute
-	// sweepSettled is how long a chunk must have stood still before a sweep looks at it.
-	sweepSettled = time.Minute
 )
 
 var stageMaintenance = stage{timeout: 30 * time.Minute, maxAttempts: 3, backoff: time.Minute, maxBackoff: 10 * time.Minute}
@@ -63,17 +60,6 @@ func (PurgeArgs) Kind() string { return "dmfpipe.purge" }
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (PurgeArgs) InsertOpts() river.InsertOpts { return maintenanceOpts }
 
-// purge is PurgeArgs' work.
-func (w *Worker) purge(ctx context.Context) error {
-	retention := w.cfg.Database.StagingRetention.D()
-	purged, err := w.staging.Purge(ctx, w.now().Add(-retention))
-	if len(purged) > 0 {
-		w.log.Info("purged the staged rows of finished jobs", "jobs", len(purged), "first", purged[0],
-			"last", purged[len(purged)-1], "retention", retention)
-	}
-	return err
-}
-
 // SweepArgs re-offers the steps of unfinished import jobs whose River job is gone (see
 // Worker.Resume): a job whose step was lost, by a bug or by hand, ends instead of
 // waiting forever. `serve` fires it every 5 minutes (and at start) on the leader.
@@ -84,17 +70,3 @@ func (SweepArgs) Kind() string { return "dmfpipe.sweep" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (SweepArgs) InsertOpts() river.InsertOpts { return maintenanceOpts }
-
-// sweep is SweepArgs' work.
-func (w *Worker) sweep(ctx context.Context) error {
-	ids, err := w.unfinishedJobs(ctx, "")
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if err := w.reofferSteps(ctx, id, sweepSettled); err != nil {
-			return fmt.Errorf("sweeping job %d: %w", id, err)
-		}
-	}
-	return nil
-}

@@ -12,52 +12,46 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/dmfpipe/dmfpipe/imports"
+	"github.com/dmfpipe/dmfpipe/internal/liveness"
+	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/scheduler"
 )
 
-// Liveness and reclaim.
+// Liveness, reclaim and reconnection (the River side is in internal/liveness).
 //
-// River has no heartbeat: a job whose process was killed stays `running` until River's
-// rescuer takes it for stuck, rescueAfter (hours) later. So every Worker (one River
-// client, one process) proves it is alive with a session advisory lock keyed on its River
-// client ID, taken on a connection of its own before the client starts and held until the
-// client has stopped. Another node tells a dead owner from a live one by trying that lock:
-// if it can take it, the session that held it is gone, and so is the process.
+// Every node holds a liveness lock on a connection of its own for as long as its River
+// client runs; at Start and every Deps.ReclaimInterval it takes back at once the running
+// jobs of nodes whose lock is free, refreshes its row in the node registry (the projects
+// it knows, by version) and removes the rows of dead nodes.
 //
-// The reclaimer, on every node, at Start and then every Deps.ReclaimInterval, finds the
-// running jobs of dmfpipe's kinds whose last attempt belongs to a dead node and makes them
-// available again at once, as River's own rescuer would hours later: an error entry saying
-// why, cancelled when a cancel was asked, discarded when the attempts are used up, else
-// available now. Each stage is safe to run again (see doc.go).
-//
-// The lock needs a real session: the database URL must not go through a pooler in
-// transaction mode (River's LISTEN/NOTIFY needs a session too).
-//
-// Losing the liveness connection (a failed ping) means the lock is gone and other nodes
-// will reclaim this node's running jobs: this node then stops working rather than race
-// them (fail-stop). It cancels its running jobs, stops its River client, logs an error
-// and closes Lost(); the process is expected to exit and be restarted (systemd,
-// Kubernetes; `pipeline run` is run again and resumes). Re-taking the lock in place would
-// not be safe: the jobs reclaimed meanwhile may already run elsewhere.
+// Losing the liveness connection (a failed ping: a database restart, a network cut)
+// means the lock is gone and other nodes may reclaim this node's running jobs, so the
+// node stops working at once (its running jobs are cancelled) and /readyz says so. A
+// foreground run then stops for good (Lost is closed; the job resumes at the next run). A
+// serve node reconnects with backoff: once it holds its lock again it takes back its own
+// jobs that were running when it stopped, and starts working again, without a restart
+// of the process. When it cannot within Deps.ReconnectTimeout it gives up: Lost is closed
+// and the process is expected to exit non-zero (systemd or Kubernetes restart it).
 
 // DefaultReclaimInterval is how often a node looks for the running jobs of dead nodes.
 const DefaultReclaimInterval = 15 * time.Second
+
+// DefaultReconnectTimeout is how long a serve node tries to get the database back.
+const DefaultReconnectTimeout = 10 * time.Minute
 
 // livenessLockTimeout bounds the wait for this node's own liveness lock at Start: a node
 // restarted with a fixed Deps.ID waits for its predecessor's session to end.
 const livenessLockTimeout = 30 * time.Second
 
-// reclaimBatch bounds the running jobs one reclaim pass reads.
-const reclaimBatch = 1000
+// stopAfterLoss bounds the wait for the running jobs to end once the database is lost.
+const stopAfterLoss = 2 * time.Minute
 
-// ErrLivenessLost is returned (wrapped) by WaitJob once this node's liveness lock is lost.
-var ErrLivenessLost = errors.New("the node's liveness lock was lost: it stopped working; restart the process")
-
-// livenessKeySQL is the advisory lock key of a node ID ($1).
-const livenessKeySQL = `hashtextextended('dmfpipe.node/' || $1::text, 0)`
+// ErrLivenessLost is returned (wrapped) by WaitJob once this node has lost the database
+// for good and stopped working.
+var ErrLivenessLost = errors.New("the node lost its database session and stopped working")
 
 // kinds are the River job kinds this package works, the ones the reclaimer may take.
 var kinds = []string{
@@ -65,10 +59,12 @@ var kinds = []string{
 	FinalizeArgs{}.Kind(), NotifyArgs{}.Kind(), PurgeArgs{}.Kind(), SweepArgs{}.Kind(),
 }
 
+// reclaimed is a job taken back from a dead node.
+type reclaimed = liveness.Reclaimed
+
 // nodeID is a River client ID unique to this process: host, pid and a random suffix.
 func nodeID() string {
-	host, _ := os.Hostname()
-	host = nonIDChars.ReplaceAllString(host, "_")
+	host := nonIDChars.ReplaceAllString(nodeHost(), "_")
 	if host == "" {
 		host = "unknown"
 	}
@@ -85,230 +81,212 @@ var nonIDChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 // ID is this node's River client ID, the one its jobs' attempted_by names.
 func (w *Worker) ID() string { return w.id }
 
-// Lost is closed when this node has lost its liveness lock and stopped working.
+// Lost is closed when this node has lost the database for good and stopped working.
 func (w *Worker) Lost() <-chan struct{} { return w.lost }
 
-// takeLiveness opens the liveness connection and takes this node's lock on it.
+func (w *Worker) markLost() { w.lostOnce.Do(func() { close(w.lost) }) }
+
+// node is this node's registry entry.
+func (w *Worker) node() jobhistory.Node {
+	return jobhistory.Node{ID: w.id, Host: nodeHost(), PID: os.Getpid(), Foreground: w.foreground != "", Projects: w.projects}
+}
+
+// takeLiveness takes this node's lock, reclaims the jobs of dead nodes and of a dead
+// predecessor with this node's ID, and registers the node.
 func (w *Worker) takeLiveness(ctx context.Context) error {
-	cc := w.pool.Config().ConnConfig.Copy()
-	if cc.RuntimeParams == nil {
-		cc.RuntimeParams = map[string]string{}
-	}
-	cc.RuntimeParams["application_name"] = livenessAppName(w.id)
-	// If this machine vanishes (power, network) the server must end the session, and so
-	// free the lock, within seconds rather than after the kernel's two-hour keepalive
-	// default. (Ignored on a Unix socket, where a dead peer is seen at once.)
-	cc.RuntimeParams["tcp_keepalives_idle"] = "10"
-	cc.RuntimeParams["tcp_keepalives_interval"] = "5"
-	cc.RuntimeParams["tcp_keepalives_count"] = "3"
-	conn, err := pgx.ConnectConfig(ctx, cc)
+	lock, err := liveness.Take(ctx, w.pool.Config().ConnConfig, w.id, livenessLockTimeout)
 	if err != nil {
-		return fmt.Errorf("worker: opening the liveness connection: %w", err)
+		return fmt.Errorf("worker: %w", err)
 	}
-	lctx, cancel := context.WithTimeout(ctx, livenessLockTimeout)
-	defer cancel()
-	if _, err := conn.Exec(lctx, `SELECT pg_advisory_lock(`+livenessKeySQL+`)`, w.id); err != nil {
-		_ = conn.Close(context.WithoutCancel(ctx))
-		return fmt.Errorf("worker: taking the liveness lock of node %s (is another live process using this ID?): %w", w.id, err)
+	w.live = lock
+	if _, err := w.reclaim(ctx, true); err != nil {
+		w.log.Error("reclaiming the jobs of dead nodes", "err", err)
 	}
-	w.live = conn
+	if err := jobhistory.NewStore(w.pool).RegisterNode(ctx, w.node()); err != nil {
+		w.releaseLiveness()
+		return fmt.Errorf("worker: %w", err)
+	}
+	w.stopping = make(chan struct{})
 	return nil
 }
 
-// livenessAppName is the application_name of a node's liveness connection.
-func livenessAppName(id string) string {
-	s := "dmfpipe-node " + id
-	if len(s) > 63 { // NAMEDATALEN - 1
-		s = s[:63]
-	}
-	return s
-}
-
-// watch runs until the River client has stopped: it pings the liveness connection and
-// reclaims the jobs of dead nodes, then releases the lock. It owns w.live.
-func (w *Worker) watch(stopped <-chan struct{}) {
-	defer close(w.watchDone)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-stopped
-		cancel()
-	}()
-	defer w.releaseLiveness()
-
-	ping := time.NewTicker(max(w.reclaimEvery/3, 20*time.Millisecond))
-	defer ping.Stop()
-	reclaim := time.NewTicker(w.reclaimEvery)
-	defer reclaim.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ping.C:
-			if !w.checkLiveness(ctx) {
-				return
-			}
-		case <-reclaim.C:
-			if _, err := w.reclaim(ctx, false); err != nil && ctx.Err() == nil {
-				w.log.Error("reclaiming the jobs of dead nodes", "err", err)
-			}
-		}
-	}
-}
-
-// checkLiveness pings the liveness connection; on failure it stops this node (see the
-// package's liveness notes) and reports false.
-func (w *Worker) checkLiveness(ctx context.Context) bool {
-	pctx, cancel := context.WithTimeout(ctx, max(w.reclaimEvery, 5*time.Second))
-	err := w.live.Ping(pctx)
-	cancel()
-	if err == nil || ctx.Err() != nil {
-		return true
-	}
-	w.log.Error("LIVENESS LOCK LOST: the node's database session is gone and other nodes will reclaim its jobs; "+
-		"cancelling this node's work and stopping it", "node", w.id, "err", err)
-	close(w.lost)
-	go func() {
-		if err := w.client.StopAndCancel(context.Background()); err != nil {
-			w.log.Error("stopping the river client after losing the liveness lock", "err", err)
-		}
-	}()
-	return false
-}
-
-// releaseLiveness unlocks and closes the liveness connection.
+// releaseLiveness deregisters the node and releases its lock.
 func (w *Worker) releaseLiveness() {
 	if w.live == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	// Closing the session releases the lock; the explicit unlock is for clarity in logs.
-	if !w.live.IsClosed() {
-		if _, err := w.live.Exec(ctx, `SELECT pg_advisory_unlock(`+livenessKeySQL+`)`, w.id); err != nil {
-			w.log.Warn("releasing the liveness lock", "node", w.id, "err", err)
-		}
+	if err := jobhistory.NewStore(w.pool).RemoveNode(ctx, w.id); err != nil {
+		w.log.Warn("removing the node's registration", "node", w.id, "err", err)
 	}
-	_ = w.live.Close(ctx)
+	if err := w.live.Release(ctx); err != nil {
+		w.log.Warn("releasing the liveness lock", "node", w.id, "err", err)
+	}
 	w.live = nil
 }
 
-// reclaimed is a job taken back from a dead node.
-type reclaimed struct {
-	ID    int64
-	Kind  string
-	Owner string
-	State rivertype.JobState
-	Args  []byte
+// stopWatch asks the watch to release the lock once the River client has stopped.
+func (w *Worker) stopWatch() {
+	w.stopOnce.Do(func() { close(w.stopping) })
+}
+
+// watch runs until the node stops: it pings the liveness connection (recovering when it
+// is lost), reclaims the jobs of dead nodes and keeps the node's registration fresh, then
+// releases the lock once the River client has stopped. It owns w.live.
+func (w *Worker) watch() {
+	defer close(w.watchDone)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ping := time.NewTicker(max(w.reclaimEvery/3, 20*time.Millisecond))
+	defer ping.Stop()
+	tick := time.NewTicker(w.reclaimEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-w.stopping:
+			<-w.client.Stopped()
+			w.releaseLiveness()
+			return
+		case <-ping.C:
+			pctx, pcancel := context.WithTimeout(ctx, max(w.reclaimEvery, 5*time.Second))
+			err := w.live.Ping(pctx)
+			pcancel()
+			if err != nil && !w.isStopping() && !w.recover(err) {
+				return
+			}
+		case <-tick.C:
+			w.housekeep(ctx)
+		}
+	}
+}
+
+func (w *Worker) isStopping() bool {
+	select {
+	case <-w.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// recover handles a lost liveness connection (see the notes above) and reports whether
+// the node works again.
+func (w *Worker) recover(cause error) bool {
+	w.ready.Store(false)
+	w.log.Error("LOST THE DATABASE: the session that proves this node alive is gone, and other nodes may take its running jobs; "+
+		"stopping its work", "node", w.id, "err", cause)
+	ctx, cancel := context.WithTimeout(context.Background(), stopAfterLoss)
+	if err := w.client.StopAndCancel(ctx); err != nil {
+		w.log.Warn("the running jobs did not end in time after the database was lost; waiting for them", "err", err)
+	}
+	cancel()
+	<-w.client.Stopped()
+	_ = w.live.Release(context.Background())
+	w.live = nil
+	if w.foreground != "" {
+		w.markLost()
+		return false
+	}
+	deadline := w.now().Add(w.reconnectTimeout)
+	wait := time.Second
+	for attempt := 1; ; attempt++ {
+		if w.isStopping() {
+			return false
+		}
+		err := w.reconnect()
+		if err == nil {
+			w.log.Warn("reconnected to the database: the node works again", "node", w.id, "attempt", attempt)
+			return true
+		}
+		if !w.now().Add(wait).Before(deadline) {
+			w.log.Error("GIVING UP: the database stayed unreachable; the process should exit and be restarted",
+				"node", w.id, "for", w.reconnectTimeout, "err", err)
+			w.markLost()
+			return false
+		}
+		w.log.Warn("the database is unreachable; retrying", "node", w.id, "attempt", attempt, "in", wait, "err", err)
+		select {
+		case <-time.After(wait):
+		case <-w.stopping:
+			return false
+		}
+		wait = min(wait*2, 30*time.Second)
+	}
+}
+
+// reconnect takes the liveness lock again, takes back this node's jobs that were running
+// when it stopped, registers the node and starts the River client again.
+func (w *Worker) reconnect() error {
+	ctx, cancel := context.WithTimeout(context.Background(), livenessLockTimeout)
+	defer cancel()
+	lock, err := liveness.Take(ctx, w.pool.Config().ConnConfig, w.id, livenessLockTimeout)
+	if err != nil {
+		return err
+	}
+	w.live = lock
+	fail := func(err error) error {
+		_ = w.live.Release(context.Background())
+		w.live = nil
+		return err
+	}
+	if _, err := w.reclaim(ctx, true); err != nil {
+		return fail(err)
+	}
+	if err := jobhistory.NewStore(w.pool).RegisterNode(ctx, w.node()); err != nil {
+		return fail(err)
+	}
+	if err := w.client.Start(w.runCtx); err != nil {
+		return fail(err)
+	}
+	w.ready.Store(true)
+	return nil
+}
+
+// housekeep reclaims the running jobs of dead nodes, refreshes this node's registration
+// and removes the registrations of dead nodes.
+func (w *Worker) housekeep(ctx context.Context) {
+	if !w.ready.Load() {
+		return
+	}
+	if _, err := w.reclaim(ctx, false); err != nil && ctx.Err() == nil {
+		w.log.Error("reclaiming the jobs of dead nodes", "err", err)
+	}
+	hist := jobhistory.NewStore(w.pool)
+	if err := hist.TouchNode(ctx, w.node()); err != nil {
+		w.log.Warn("refreshing the node's registration", "err", err)
+	}
+	nodes, err := hist.Nodes(ctx)
+	if err != nil {
+		w.log.Warn("listing nodes", "err", err)
+		return
+	}
+	for _, n := range nodes {
+		if n.ID == w.id {
+			continue
+		}
+		if alive, err := liveness.Alive(ctx, w.pool, n.ID); err == nil && !alive {
+			if err := hist.RemoveNode(ctx, n.ID); err != nil {
+				w.log.Warn("removing a dead node's registration", "node", n.ID, "err", err)
+			}
+		}
+	}
 }
 
 // reclaim makes the running jobs of dead nodes runnable again and returns them. With own,
-// the jobs attempted under this node's own ID are taken too: only before this node's
-// client starts, when they can only be a dead predecessor's with the same ID.
+// the jobs attempted under this node's own ID are taken too: only while this node's
+// client is not running, when they can only be a dead predecessor's (or this node's own
+// from before it lost the database).
 func (w *Worker) reclaim(ctx context.Context, own bool) ([]reclaimed, error) {
-	rows, err := w.pool.Query(ctx, `
-		SELECT DISTINCT attempted_by[array_length(attempted_by, 1)]
-		FROM river_job
-		WHERE state = 'running' AND kind = ANY($1) AND array_length(attempted_by, 1) > 0
-		LIMIT $2`, kinds, reclaimBatch)
-	if err != nil {
-		return nil, fmt.Errorf("listing the owners of running jobs: %w", err)
+	self := ""
+	if own {
+		self = w.id
 	}
-	owners, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("listing the owners of running jobs: %w", err)
-	}
-	var out []reclaimed
-	for _, owner := range owners {
-		if owner == w.id && !own {
-			continue
-		}
-		jobs, err := w.reclaimOwner(ctx, owner, owner == w.id)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, jobs...)
-	}
+	out, err := liveness.Reclaim(ctx, w.pool, kinds, w.id, self)
 	for _, j := range out {
 		w.recordReclaim(ctx, j)
 	}
-	return out, nil
-}
-
-// reclaimOwner reclaims the running jobs of owner when it is dead: in one transaction that
-// holds owner's lock (transaction-scoped, released at commit) while the jobs change. self
-// skips the lock test (this node holds its own lock; see reclaim).
-func (w *Worker) reclaimOwner(ctx context.Context, owner string, self bool) ([]reclaimed, error) {
-	var out []reclaimed
-	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-		if !self {
-			var free bool
-			if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(`+livenessKeySQL+`)`, owner).Scan(&free); err != nil {
-				return fmt.Errorf("testing the liveness of node %s: %w", owner, err)
-			}
-			if !free {
-				return nil // a live node: never touch its jobs
-			}
-		}
-		rows, err := tx.Query(ctx, `
-			SELECT id, kind, args, attempt, max_attempts, metadata ? 'cancel_attempted_at'
-			FROM river_job
-			WHERE state = 'running' AND kind = ANY($1) AND attempted_by[array_length(attempted_by, 1)] = $2
-			ORDER BY id LIMIT $3
-			FOR UPDATE`, kinds, owner, reclaimBatch)
-		if err != nil {
-			return fmt.Errorf("reading the running jobs of node %s: %w", owner, err)
-		}
-		type job struct {
-			reclaimed
-			attempt, maxAttempts int
-			cancel               bool
-		}
-		jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (job, error) {
-			j := job{}
-			j.Owner = owner
-			err := r.Scan(&j.ID, &j.Kind, &j.Args, &j.attempt, &j.maxAttempts, &j.cancel)
-			return j, err
-		})
-		if err != nil {
-			return fmt.Errorf("reading the running jobs of node %s: %w", owner, err)
-		}
-		now := time.Now().UTC()
-		for _, j := range jobs {
-			// As River's rescuer: a cancel asked while the job ran wins, a job out of
-			// attempts is discarded, any other runs again, here at once.
-			j.State = rivertype.JobStateAvailable
-			switch {
-			case j.cancel:
-				j.State = rivertype.JobStateCancelled
-			case j.attempt >= j.maxAttempts:
-				j.State = rivertype.JobStateDiscarded
-			}
-			entry, err := json.Marshal(rivertype.AttemptError{At: now, Attempt: max(j.attempt, 0),
-				Error: fmt.Sprintf("reclaimed by node %s: node %s, which ran this attempt, is dead (its liveness lock is free)", w.id, owner)})
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `
-				UPDATE river_job SET
-				    state = $2::river_job_state,
-				    errors = array_append(errors, $3::jsonb),
-				    finalized_at = CASE WHEN $2 = 'available' THEN NULL ELSE now() END,
-				    scheduled_at = CASE WHEN $2 = 'available' THEN now() ELSE scheduled_at END,
-				    metadata = metadata || jsonb_build_object('dmfpipe:reclaimed_from', $4::text,
-				        'river:rescue_count', coalesce(CASE WHEN jsonb_typeof(metadata -> 'river:rescue_count') = 'number'
-				            THEN (metadata ->> 'river:rescue_count')::int END, 0) + 1)
-				WHERE id = $1`, j.ID, string(j.State), entry, owner); err != nil {
-				return fmt.Errorf("reclaiming river job %d of node %s: %w", j.ID, owner, err)
-			}
-			out = append(out, j.reclaimed)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out, err
 }
 
 // recordReclaim logs a reclaimed job and records it on its import job's timeline.
@@ -327,50 +305,17 @@ func (w *Worker) recordReclaim(ctx context.Context, j reclaimed) {
 	if !ok {
 		return
 	}
-	w.event(ctx, job, stageOfKind(j.Kind), level, msg,
-		map[string]any{"river_job": j.ID, "dead_node": j.Owner, "node": w.id, "state": string(j.State)})
-	if j.State == rivertype.JobStateDiscarded {
-		w.failDiscarded(ctx, job, j)
+	if err := jobhistory.NewStore(w.pool).As(w.id).AddEvent(ctx, job, string(stepOfKind(j.Kind)), level, msg,
+		map[string]any{"river_job": j.ID, "dead_node": j.Owner, "node": w.id, "state": string(j.State)}); err != nil {
+		w.log.Warn("recording a job event", "job", job, "err", err)
 	}
-}
-
-// failDiscarded ends the part of an import job that a discarded stage leaves open, as
-// the stage itself does on its last attempt: the job fails after an ingest, the chunk
-// after an upload or a poll. A finalize or notify discarded leaves nothing to do.
-func (w *Worker) failDiscarded(ctx context.Context, job int64, j reclaimed) {
-	cause := fmt.Errorf("%s ran out of attempts: its last one died with node %s", j.Kind, j.Owner)
-	var err error
-	switch j.Kind {
-	case IngestArgs{}.Kind():
-		err = w.failJob(ctx, job, "ingest", cause)
-	case UploadArgs{}.Kind(), PollArgs{}.Kind():
-		var a struct {
-			ChunkNo     int    `json:"chunk_no"`
-			ExecutionID string `json:"execution_id"`
-		}
-		if err = json.Unmarshal(j.Args, &a); err != nil {
-			break
-		}
-		if a.ExecutionID != "" {
-			ex, _, xerr := history(w.pool).Execution(ctx, a.ExecutionID)
-			if xerr != nil {
-				err = xerr
-				break
-			}
-			a.ChunkNo = ex.ChunkNo
-		}
-		c, cerr := history(w.pool).Chunk(ctx, job, a.ChunkNo)
-		if cerr != nil {
-			err = cerr
-			break
-		}
-		err = w.failChunk(ctx, c, cause)
-	default:
+	if j.State != rivertype.JobStateDiscarded {
 		return
 	}
-	// failJob and failChunk answer a River cancel once they have recorded the failure.
-	var cancelled *rivertype.JobCancelError
-	if err != nil && !errors.As(err, &cancelled) {
+	cause := fmt.Errorf("%s ran out of attempts: its last one died with node %s", j.Kind, j.Owner)
+	// The stage answers a permanent error once it has recorded the failure.
+	var perm *imports.PermanentError
+	if err := w.stages.Discarded(ctx, stepOfKind(j.Kind), j.Args, cause); err != nil && !errors.As(err, &perm) {
 		w.log.Error("failing the job of a discarded stage", "job", job, "river_job", j.ID, "err", err)
 	}
 }
@@ -390,26 +335,26 @@ func (w *Worker) importJobOf(ctx context.Context, j reclaimed) (int64, bool) {
 	if a.ExecutionID == "" {
 		return 0, false
 	}
-	ex, ok, err := history(w.pool).Execution(ctx, a.ExecutionID)
+	ex, ok, err := jobhistory.NewStore(w.pool).Execution(ctx, a.ExecutionID)
 	if err != nil || !ok {
 		return 0, false
 	}
 	return ex.JobID, true
 }
 
-// stageOfKind is the import stage a job kind runs.
-func stageOfKind(kind string) string {
+// stepOfKind is the import step a River job kind runs.
+func stepOfKind(kind string) imports.StepKind {
 	switch kind {
 	case IngestArgs{}.Kind():
-		return "ingest"
+		return imports.StepIngest
 	case UploadArgs{}.Kind():
-		return "upload"
+		return imports.StepUpload
 	case PollArgs{}.Kind():
-		return "poll"
+		return imports.StepPoll
 	case FinalizeArgs{}.Kind():
-		return "finalize"
+		return imports.StepFinalize
 	case NotifyArgs{}.Kind():
-		return "notify"
+		return imports.StepNotify
 	}
 	return "discover"
 }

@@ -22,8 +22,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dmfpipe/dmfpipe/config"
-	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/emulator"
+	"github.com/dmfpipe/dmfpipe/imports"
+	"github.com/dmfpipe/dmfpipe/internal/liveness"
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 )
@@ -38,22 +39,22 @@ const (
 	testReclaim = 200 * time.Millisecond
 )
 
-// newTestWorker builds a Worker with short River fetch intervals and reclaim interval.
-func newTestWorker(t testing.TB, pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger) *Worker {
+// newTestWorker builds a Worker with short River fetch intervals and reclaim interval;
+// tune adjusts its deps.
+func newTestWorker(t testing.TB, pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, tune ...func(*Deps)) *Worker {
 	t.Helper()
-	w, err := New(Deps{
-		Pool: pool, Config: cfg, Logger: log, ReclaimInterval: testReclaim,
-		DMF: func(name string) (*dmf.Client, error) {
-			opts := ClientOptions(cfg.Environments[name], log)
-			opts.RetryBackoff, opts.RetryBackoffMax = 5*time.Millisecond, 50*time.Millisecond
-			return dmf.New(opts)
-		},
+	d := Deps{
+		Pool: pool, Parts: testParts(cfg, log, nil), Logger: log, ReclaimInterval: testReclaim,
 		Tune: func(c *river.Config) {
 			c.FetchCooldown = 10 * time.Millisecond
 			c.FetchPollInterval = 50 * time.Millisecond
 			c.TestOnly = true
 		},
-	})
+	}
+	for _, f := range tune {
+		f(&d)
+	}
+	w, err := New(d)
 	require.NoError(t, err)
 	return w
 }
@@ -238,7 +239,7 @@ func TestKilledNodeJobCompletesOnNextNode(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join(k.root, "in", "customers.csv"), []byte(customersCSV(tc.rows, nil)), 0o644))
 
 			first := k.startNode(t)
-			ids, err := k.w.StartJob(ctx, testProject, []string{"customers.csv"}, TriggerRun, false)
+			ids, err := k.w.StartJob(ctx, testProject, []string{"customers.csv"}, imports.TriggerRun, false)
 			require.NoError(t, err)
 			require.Len(t, ids, 1)
 			id := ids[0]
@@ -394,7 +395,7 @@ func TestReclaimTakesOnlyDeadNodesJobs(t *testing.T) {
 
 	// An ingest out of attempts fails its import job (which then finalizes as failed).
 	hist := jobhistory.NewStore(b.pool)
-	importJob, err := hist.CreateJob(ctx, jobhistory.NewJob{Project: testProject, Trigger: TriggerRun})
+	importJob, err := hist.CreateJob(ctx, jobhistory.NewJob{Project: testProject, Trigger: imports.TriggerRun})
 	require.NoError(t, err)
 	ingest := fakeRunningArgs(t, b.w, IngestArgs{JobID: importJob}, 5, 5, "dead-node-y")
 	got, err = other.reclaim(ctx, false)
@@ -433,7 +434,9 @@ func TestLostLivenessStopsTheNode(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testOpts{chunkRows: 100, lanes: 1})
 	ctx := t.Context()
-	w := newTestWorker(t, b.pool, b.w.cfg, slog.New(slog.DiscardHandler))
+	// A foreground run's node stops for good when it loses the database (a serve node
+	// reconnects: TestServeNodeReconnectsAfterLosingTheDatabase).
+	w := newTestWorker(t, b.pool, b.w.cfg, slog.New(slog.DiscardHandler), func(d *Deps) { d.Foreground = testProject })
 	require.NoError(t, w.Start(ctx))
 	t.Cleanup(func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -448,7 +451,7 @@ func TestLostLivenessStopsTheNode(t *testing.T) {
 	// The liveness session ends (a network cut, a database restart, an admin).
 	var n int
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE application_name = $1`, livenessAppName(w.ID())).Scan(&n))
+		WHERE application_name = $1`, liveness.AppName(w.ID())).Scan(&n))
 	require.Equal(t, 1, n)
 	select {
 	case <-w.Lost():

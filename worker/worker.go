@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,40 +17,49 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/dmf"
-	"github.com/dmfpipe/dmfpipe/dmf/catalog"
+	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/ingest"
-	"github.com/dmfpipe/dmfpipe/jobhistory"
+	"github.com/dmfpipe/dmfpipe/internal/liveness"
 	"github.com/dmfpipe/dmfpipe/notify"
 	"github.com/dmfpipe/dmfpipe/scheduler"
 	"github.com/dmfpipe/dmfpipe/staging"
-
-	// The source backends a project's connection may name.
-	_ "github.com/dmfpipe/dmfpipe/ingest/azblob"
-	_ "github.com/dmfpipe/dmfpipe/ingest/local"
-	_ "github.com/dmfpipe/dmfpipe/ingest/sftp"
 )
+
+// Parts are what a Worker takes from the composition root (*app.App): the
+// configuration, the compiled projects, the DMF clients, the sources and the notifier.
+type Parts interface {
+	Config() *config.Config
+	// ImportProject returns a compiled import project: an error wrapping
+	// imports.ErrUnknownProject for one this node does not know, another (config
+	// problems) for one that does not compile.
+	ImportProject(name string) (*imports.Project, error)
+	// DMF returns the client of an F&O environment, shared by the process.
+	DMF(env string) (*dmf.Client, error)
+	// Source opens a connection by name (imports.LocalFiles included).
+	Source(ctx context.Context, connection string) (ingest.Source, error)
+	// Notifier sends the notifications of projects that ask for them; nil for none (then
+	// no notify step is inserted).
+	Notifier() notify.Sender
+}
 
 // Deps are what a Worker works with.
 type Deps struct {
 	// Pool is the database (dmfpipe's schema and River's, see migrations.Up). Required.
 	Pool *pgxpool.Pool
-	// Config is the loaded configuration. Required.
-	Config *config.Config
-	// Catalog is the entity catalog. Defaults to catalog.Default().
-	Catalog *catalog.Catalog
+	// Parts are the configuration's running parts. Required.
+	Parts Parts
 	// Logger receives the workers' and River's logs. Defaults to discarding.
 	Logger *slog.Logger
-	// DMF returns the client of an F&O environment. Defaults to a client built from the
-	// environment's configuration (one per environment, reused).
-	DMF func(envName string) (*dmf.Client, error)
-	// Notifier sends the notifications of projects that ask for them. Optional: without
-	// it no notify job is inserted.
-	Notifier notify.Sender
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
 	// Periodic registers the periodic jobs: the scheduler's (one per scheduled project)
 	// and the housekeeping (maintenance.go). True for `serve`, false for a foreground run.
 	Periodic bool
+	// Foreground, when set, names the project of a foreground `pipeline run`: the worker
+	// then works only that project's foreground queues (see queues.go), the jobs it
+	// starts are worked by it and by later runs of the project, never by serve nodes, and
+	// losing the database stops it (the run exits; its job resumes at the next run).
+	Foreground string
 	// ID names this node in River's job records (attempted_by) and keys its liveness lock
 	// (see reclaim.go): it must be unique among live processes. Defaults to host-pid-random.
 	ID string
@@ -56,6 +67,10 @@ type Deps struct {
 	// a third of it, how often it checks its own liveness connection). Defaults to
 	// DefaultReclaimInterval.
 	ReclaimInterval time.Duration
+	// ReconnectTimeout bounds how long a serve node that lost the database tries to get
+	// it back before it gives up (Lost is closed; the process should exit non-zero).
+	// Defaults to DefaultReconnectTimeout.
+	ReconnectTimeout time.Duration
 	// Tune, when set, adjusts the River configuration before the client is built (tests
 	// shorten the fetch intervals with it).
 	Tune func(*river.Config)
@@ -63,40 +78,33 @@ type Deps struct {
 
 // Worker owns the River client that runs the import stages.
 type Worker struct {
-	pool     *pgxpool.Pool
-	cfg      *config.Config
-	cat      *catalog.Catalog
-	log      *slog.Logger
-	dmf      func(envName string) (*dmf.Client, error)
-	notifier notify.Sender
-	now      func() time.Time
+	pool   *pgxpool.Pool
+	cfg    *config.Config
+	log    *slog.Logger
+	now    func() time.Time
+	stages *imports.Stages
+	sched  *scheduler.Store
 
-	client  *river.Client[pgx.Tx]
-	watcher *ingest.Watcher
-	staging *staging.Store
-	sched   *scheduler.Store
+	client     *river.Client[pgx.Tx]
+	foreground string
+	projects   map[string]string // the projects this node knows: name → version
 
-	// Liveness (reclaim.go): this node's ID, its lock's connection (owned by watch once
-	// started), closed when the lock is lost, and when watch has ended.
-	id           string
-	reclaimEvery time.Duration
-	live         *pgx.Conn
-	lost         chan struct{}
-	watchDone    chan struct{}
-
-	mu       sync.Mutex
-	compiled map[string]*compiledProject
-	gates    map[string]chan struct{} // by environment/definition group, see withGroupLock
-}
-
-// stageJob reads the import job a stage works on; a job that no longer exists cancels
-// the stage's River job instead of retrying it.
-func stageJob(ctx context.Context, hist *jobhistory.Store, id int64) (*jobhistory.Job, error) {
-	j, err := hist.Job(ctx, id)
-	if errors.Is(err, jobhistory.ErrJobNotFound) {
-		return nil, river.JobCancel(err)
-	}
-	return j, err
+	// Liveness (reclaim.go): this node's ID, its lock (owned by watch once started),
+	// closed when the database is lost for good, when watch has ended, whether the node
+	// works jobs now.
+	id               string
+	reclaimEvery     time.Duration
+	reconnectTimeout time.Duration
+	live             *liveness.Lock
+	lost             chan struct{}
+	lostOnce         sync.Once
+	stopping         chan struct{}
+	stopOnce         sync.Once
+	watchDone        chan struct{}
+	ready            atomic.Bool
+	// runCtx is Start's context, which the River client runs jobs under (again after a
+	// reconnection).
+	runCtx context.Context
 }
 
 // poolNeed is the connection pool size the queues' workers need: one per worker plus
@@ -111,16 +119,15 @@ func poolNeed(queues map[string]river.QueueConfig) int {
 
 // New builds a Worker and its River client; nothing is started (see Start).
 func New(d Deps) (*Worker, error) {
-	if d.Pool == nil || d.Config == nil {
-		return nil, errors.New("worker: a pool and a config are required")
+	if d.Pool == nil || d.Parts == nil {
+		return nil, errors.New("worker: a pool and the configuration's parts are required")
 	}
+	cfg := d.Parts.Config()
 	w := &Worker{
-		pool: d.Pool, cfg: d.Config, cat: d.Catalog, log: d.Logger, dmf: d.DMF, notifier: d.Notifier, now: d.Now,
-		staging:  staging.NewStore(d.Pool),
-		sched:    &scheduler.Store{DB: d.Pool, Projects: d.Config.Projects},
-		compiled: map[string]*compiledProject{},
-		gates:    map[string]chan struct{}{},
-		id:       d.ID, reclaimEvery: d.ReclaimInterval, lost: make(chan struct{}),
+		pool: d.Pool, cfg: cfg, log: d.Logger, now: d.Now, foreground: d.Foreground,
+		sched: &scheduler.Store{DB: d.Pool, Projects: cfg.Projects},
+		id:    d.ID, reclaimEvery: d.ReclaimInterval, reconnectTimeout: d.ReconnectTimeout, lost: make(chan struct{}),
+		projects: map[string]string{},
 	}
 	if w.id == "" {
 		w.id = nodeID()
@@ -128,8 +135,8 @@ func New(d Deps) (*Worker, error) {
 	if w.reclaimEvery <= 0 {
 		w.reclaimEvery = DefaultReclaimInterval
 	}
-	if w.cat == nil {
-		w.cat = catalog.Default()
+	if w.reconnectTimeout <= 0 {
+		w.reconnectTimeout = DefaultReconnectTimeout
 	}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
@@ -137,10 +144,16 @@ func New(d Deps) (*Worker, error) {
 	if w.now == nil {
 		w.now = time.Now
 	}
-	if w.dmf == nil {
-		w.dmf = clientsFromConfig(d.Config, w.log)
+	for _, p := range cfg.Projects {
+		if ip, err := d.Parts.ImportProject(p.Name); err == nil {
+			w.projects[p.Name] = ip.Version
+		}
 	}
-	w.watcher = ingest.NewWatcher(w.now)
+	w.stages = imports.New(imports.Deps{
+		DB: d.Pool, Projects: d.Parts.ImportProject, Environments: cfg.Environments, DMF: d.Parts.DMF, Source: d.Parts.Source,
+		Notifier: d.Parts.Notifier(), ConsoleURL: cfg.Console.BaseURL, Steps: &riverSteps{w: w},
+		Node: w.id, Foreground: d.Foreground != "", NodeFresh: 4 * w.reclaimEvery, Log: w.log, Now: w.now,
+	})
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &discoverWorker{w: w})
@@ -150,22 +163,11 @@ func New(d Deps) (*Worker, error) {
 	river.AddWorker(workers, &finalizeWorker{w: w})
 	river.AddWorker(workers, &notifyWorker{w: w})
 	river.AddWorker(workers, &housekeeping[PurgeArgs]{work: w.purge})
-	river.AddWorker(workers, &housekeeping[SweepArgs]{work: w.sweep})
+	river.AddWorker(workers, &housekeeping[SweepArgs]{work: w.stages.Sweep})
 	rc := &river.Config{
-		ID:     w.id,
-		Logger: w.log,
-		Queues: map[string]river.QueueConfig{
-			scheduler.Queue: {MaxWorkers: 2},
-			// Ingest is CPU-bound (read, map, validate) and runs its own goroutines.
-			QueueIngest: {MaxWorkers: 1},
-			// Uploads build and send packages; ImportFromPackage itself is serialised
-			// per definition group (lane) by an advisory lock.
-			QueueUpload:      {MaxWorkers: 4},
-			QueuePoll:        {MaxWorkers: 10},
-			QueueFinalize:    {MaxWorkers: 2},
-			QueueNotify:      {MaxWorkers: 2},
-			QueueMaintenance: {MaxWorkers: 1},
-		},
+		ID:                   w.id,
+		Logger:               w.log,
+		Queues:               queues(d.Foreground),
 		Workers:              workers,
 		RescueStuckJobsAfter: rescueAfter,
 		// The scheduler's catch-up relies on finished discovers (their unique keys)
@@ -182,7 +184,7 @@ func New(d Deps) (*Worker, error) {
 			"max_conns", d.Pool.Config().MaxConns, "need", need)
 	}
 	if d.Periodic {
-		periodic, err := scheduler.PeriodicJobs(d.Config.Projects)
+		periodic, err := scheduler.PeriodicJobs(cfg.Projects)
 		if err != nil {
 			return nil, fmt.Errorf("worker: %w", err)
 		}
@@ -202,105 +204,103 @@ func New(d Deps) (*Worker, error) {
 // Client is the River client, with every stage's worker and queue.
 func (w *Worker) Client() *river.Client[pgx.Tx] { return w.client }
 
+// Stages are the import stages this worker runs.
+func (w *Worker) Stages() *imports.Stages { return w.stages }
+
+// Ready reports whether the node works jobs now: its River client runs and it holds its
+// liveness lock. It is false while the node has lost the database and reconnects.
+func (w *Worker) Ready() bool { return w.ready.Load() }
+
 // Start takes this node's liveness lock, reclaims the running jobs of dead nodes (and of a
-// dead predecessor with this node's ID), then starts working jobs (and, with
-// Deps.Periodic, firing schedules) and reclaiming periodically (see reclaim.go).
+// dead predecessor with this node's ID), registers the node with the projects it knows,
+// then starts working jobs (and, with Deps.Periodic, firing schedules) and reclaiming
+// periodically (see reclaim.go).
 func (w *Worker) Start(ctx context.Context) error {
 	if err := w.takeLiveness(ctx); err != nil {
 		return err
 	}
-	if _, err := w.reclaim(ctx, true); err != nil {
-		w.log.Error("reclaiming the jobs of dead nodes", "err", err)
-	}
+	w.runCtx = ctx
 	if err := w.client.Start(ctx); err != nil {
 		w.releaseLiveness()
 		return err
 	}
+	w.ready.Store(true)
 	w.watchDone = make(chan struct{})
-	go w.watch(w.client.Stopped())
+	go w.watch()
 	return nil
 }
 
 // Stop stops fetching jobs and waits for the running ones until ctx ends; unfinished
 // jobs are taken up again by the next client (see River's graceful shutdown). The
-// liveness lock is released once the client has stopped: when ctx ends first, the lock
-// stays held while this process still runs jobs.
+// liveness lock is released and the node's registration removed once the client has
+// stopped: when ctx ends first, the lock stays held while this process still runs jobs.
 func (w *Worker) Stop(ctx context.Context) error {
-	if err := w.client.Stop(ctx); err != nil {
-		return err
+	w.ready.Store(false)
+	if w.watchDone == nil {
+		return nil
 	}
-	if w.watchDone != nil {
+	err := w.client.Stop(ctx)
+	w.stopWatch() // the watch releases the lock once the client has stopped
+	select {
+	case <-w.watchDone:
+	case <-ctx.Done():
+		return errors.Join(err, ctx.Err())
+	}
+	return err
+}
+
+// StartJob records and starts a job per file of project's source, as `pipeline run`
+// does (see imports.Stages.Start).
+func (w *Worker) StartJob(ctx context.Context, project string, files []string, trigger string, force bool) ([]int64, error) {
+	return w.stages.Start(ctx, project, files, false, trigger, force)
+}
+
+// Resume resumes project's unfinished jobs of this node's kind (imports.Stages.Resume).
+func (w *Worker) Resume(ctx context.Context, project string) ([]int64, error) {
+	return w.stages.Resume(ctx, project)
+}
+
+// Summary returns where a job stands.
+func (w *Worker) Summary(ctx context.Context, id int64) (imports.JobSummary, error) {
+	return w.stages.Summary(ctx, id)
+}
+
+// waitInterval is how often WaitJob reads the job.
+const waitInterval = 200 * time.Millisecond
+
+// WaitJob waits until a job has ended (or ctx ends, or this node lost the database for
+// good: ErrLivenessLost) and returns its summary.
+func (w *Worker) WaitJob(ctx context.Context, id int64) (imports.JobSummary, error) {
+	t := time.NewTicker(waitInterval)
+	defer t.Stop()
+	for {
+		s, err := w.Summary(ctx, id)
+		if err != nil || s.Done() {
+			return s, err
+		}
 		select {
-		case <-w.watchDone:
 		case <-ctx.Done():
-			return ctx.Err()
+			return s, errors.Join(fmt.Errorf("waiting for job %d", id), ctx.Err())
+		case <-w.lost:
+			return s, fmt.Errorf("waiting for job %d: %w", id, ErrLivenessLost)
+		case <-t.C:
 		}
-	}
-	return nil
-}
-
-// project returns a configured import project.
-func (w *Worker) project(name string) (*config.Project, error) {
-	for _, p := range w.cfg.Projects {
-		if p.Name == name {
-			if p.Kind != "import" || p.Source == nil || p.Target == nil {
-				return nil, fmt.Errorf("project %s is not an import project with a source and a target", name)
-			}
-			return p, nil
-		}
-	}
-	return nil, fmt.Errorf("project %q is not in the configuration", name)
-}
-
-// history returns the job history over db.
-func history(db jobhistory.DBTX) *jobhistory.Store { return jobhistory.NewStore(db) }
-
-// event records an entry of a job's timeline; a failure to record it is logged, not
-// returned: the timeline must not fail an import.
-func (w *Worker) event(ctx context.Context, job int64, stage, level, msg string, attrs map[string]any) {
-	if err := history(w.pool).AddEvent(ctx, job, stage, level, msg, attrs); err != nil {
-		w.log.Warn("recording a job event", "job", job, "err", err)
 	}
 }
 
-// clientsFromConfig returns a DMF client per configured environment, built on first use.
-func clientsFromConfig(cfg *config.Config, log *slog.Logger) func(string) (*dmf.Client, error) {
-	var (
-		mu      sync.Mutex
-		clients = map[string]*dmf.Client{}
-	)
-	return func(name string) (*dmf.Client, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if c, ok := clients[name]; ok {
-			return c, nil
-		}
-		env, ok := cfg.Environments[name]
-		if !ok {
-			return nil, fmt.Errorf("environment %q is not in the configuration", name)
-		}
-		c, err := dmf.New(ClientOptions(env, log))
-		if err != nil {
-			return nil, fmt.Errorf("environment %s: %w", name, err)
-		}
-		clients[name] = c
-		return c, nil
+// purge drops the staging areas whose retention has ended (PurgeArgs' work).
+func (w *Worker) purge(ctx context.Context) error {
+	retention := w.cfg.Database.StagingRetention.D()
+	purged, err := staging.NewStore(w.pool).Purge(ctx, w.now().Add(-retention))
+	if len(purged) > 0 {
+		w.log.Info("purged the staged rows of finished jobs", "jobs", len(purged), "first", purged[0],
+			"last", purged[len(purged)-1], "retention", retention)
 	}
+	return err
 }
 
-// ClientOptions are the dmf client options of a configured environment.
-func ClientOptions(env *config.Environment, log *slog.Logger) dmf.Options {
-	return dmf.Options{
-		BaseURL:              env.URL,
-		Tenant:               env.Tenant,
-		ClientID:             env.ClientID,
-		ClientSecret:         env.ClientSecret.Value(),
-		TokenURL:             env.TokenURL,
-		TokenVersion:         env.TokenVersion,
-		MaxRequestsPerMinute: env.MaxRequestsPerMinute,
-		Logger:               log,
-		Poll: dmf.PollOptions{
-			Initial: env.Poll.Initial.D(), Max: env.Poll.Max.D(), Deadline: env.Poll.Deadline.D(),
-		},
-	}
+// nodeHost is this machine's name for the node registry.
+func nodeHost() string {
+	host, _ := os.Hostname()
+	return host
 }

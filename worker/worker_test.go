@@ -19,9 +19,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dmfpipe/dmfpipe/app"
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/emulator"
+	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/notify"
@@ -111,12 +113,7 @@ func setup(t testing.TB, o testOpts) *testBundle {
 
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	w, err := New(Deps{
-		Pool: pool, Config: cfg, Logger: log, Notifier: o.notifier, Periodic: o.periodic,
-		DMF: func(name string) (*dmf.Client, error) {
-			opts := ClientOptions(cfg.Environments[name], log)
-			opts.RetryBackoff, opts.RetryBackoffMax = 5*time.Millisecond, 50*time.Millisecond
-			return dmf.New(opts)
-		},
+		Pool: pool, Parts: testParts(cfg, log, o.notifier), Logger: log, Periodic: o.periodic,
 		Tune: func(c *river.Config) {
 			c.FetchCooldown = 10 * time.Millisecond
 			c.FetchPollInterval = 50 * time.Millisecond
@@ -131,6 +128,36 @@ func setup(t testing.TB, o testOpts) *testBundle {
 		require.NoError(t, w.Stop(stopCtx))
 	})
 	return &testBundle{w: w, em: em, pool: pool, root: root}
+}
+
+// testParts are the config's parts as the composition root builds them, with the DMF
+// clients' backoff shortened and, when set, notifications sent to notifier.
+func testParts(cfg *config.Config, log *slog.Logger, notifier notify.Sender) Parts {
+	a := app.New(cfg, app.Options{Logger: log, DMFOptions: func(_ string, o *dmf.Options) {
+		o.RetryBackoff, o.RetryBackoffMax = 5*time.Millisecond, 50*time.Millisecond
+	}})
+	return &notifying{App: a, to: notifier}
+}
+
+// notifying is an App whose notifications go to a test's sender.
+type notifying struct {
+	*app.App
+	to notify.Sender
+}
+
+func (n *notifying) Notifier() notify.Sender {
+	if n.to == nil {
+		return nil
+	}
+	return n.to
+}
+
+// executionID is the execution id of a chunk's upload attempt of job.
+func (b *testBundle) executionID(t testing.TB, job int64, chunk, attempt int) string {
+	t.Helper()
+	j, err := jobhistory.NewStore(b.pool).Job(t.Context(), job)
+	require.NoError(t, err)
+	return imports.ExecutionID(j.Project, j.ID, j.ExecutionNonce, chunk, attempt)
 }
 
 // customersCSV is n customers; bad(i) may replace row i's account and group.
@@ -152,7 +179,7 @@ func (b *testBundle) drop(t testing.TB, name, content string) {
 	require.NoError(t, os.WriteFile(filepath.Join(b.root, "in", name), []byte(content), 0o644))
 }
 
-func (b *testBundle) wait(t testing.TB, id int64) JobSummary {
+func (b *testBundle) wait(t testing.TB, id int64) imports.JobSummary {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -162,9 +189,9 @@ func (b *testBundle) wait(t testing.TB, id int64) JobSummary {
 }
 
 // startOne starts a job for one file and waits for it.
-func (b *testBundle) startOne(t testing.TB, file string, force bool) JobSummary {
+func (b *testBundle) startOne(t testing.TB, file string, force bool) imports.JobSummary {
 	t.Helper()
-	ids, err := b.w.StartJob(t.Context(), testProject, []string{file}, TriggerRun, force)
+	ids, err := b.w.StartJob(t.Context(), testProject, []string{file}, imports.TriggerRun, force)
 	require.NoError(t, err)
 	require.Len(t, ids, 1)
 	return b.wait(t, ids[0])
@@ -199,8 +226,7 @@ func TestImportChunkedOverLanesDuplicateAndForce(t *testing.T) {
 	ids, err := hist.ExecutionIDs(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, []string{
-		fmt.Sprintf("customers-%d-1-1", id), fmt.Sprintf("customers-%d-2-1", id),
-		fmt.Sprintf("customers-%d-3-1", id), fmt.Sprintf("customers-%d-4-1", id),
+		b.executionID(t, id, 1, 1), b.executionID(t, id, 2, 1), b.executionID(t, id, 3, 1), b.executionID(t, id, 4, 1),
 	}, ids)
 	chunks, err := hist.Chunks(ctx, id)
 	require.NoError(t, err)
@@ -208,7 +234,7 @@ func TestImportChunkedOverLanesDuplicateAndForce(t *testing.T) {
 		assert.Equal(t, jobhistory.ChunkSucceeded, c.Status)
 		assert.Equal(t, 5000, c.RowCount)
 		assert.Equal(t, (c.No-1)%2+1, c.Lane)
-		ex, ok, err := hist.Execution(ctx, executionID(testProject, id, c.No, 1))
+		ex, ok, err := hist.Execution(ctx, b.executionID(t, id, c.No, 1))
 		require.NoError(t, err)
 		require.True(t, ok)
 		assert.Equal(t, fmt.Sprintf("CUST-L%d", c.Lane), ex.DefinitionGroup)
@@ -274,7 +300,7 @@ func TestImportPartiallySucceeded(t *testing.T) {
 	for _, r := range rejected {
 		assert.Equal(t, int64(0), r.No%200-50, "row %d", r.No)
 		require.NotEmpty(t, r.Errors)
-		assert.EqualValues(t, RuleFO, r.Errors[0].Rule)
+		assert.EqualValues(t, staging.RuleFO, r.Errors[0].Rule)
 		assert.NotEmpty(t, r.Errors[0].Msg)
 	}
 	invalid, err := st.Rows(ctx, s.ID, staging.StatusInvalid, 0, 100)
@@ -352,7 +378,7 @@ func TestErrorRateFailsBeforeUploadAndNotifies(t *testing.T) {
 	assert.Equal(t, notify.StatusFailed, n.Status)
 	assert.Equal(t, "in/customers_bad.csv", n.File)
 	assert.EqualValues(t, 60, n.Counts.Invalid)
-	require.Len(t, n.Errors, notifyErrors)
+	require.Len(t, n.Errors, imports.NotifyErrors)
 	assert.Equal(t, "required", n.Errors[0].Rule)
 	assert.EqualValues(t, 2, n.Errors[0].Line)
 }
@@ -373,7 +399,7 @@ func TestUploadAfterCrashAsksFOBeforeResending(t *testing.T) {
 
 	// As if the node died after ImportFromPackage was sent for chunk 2 and before its
 	// answer was recorded.
-	id := executionID(testProject, s.ID, 2, 1)
+	id := b.executionID(t, s.ID, 2, 1)
 	_, err := b.pool.Exec(ctx, `UPDATE dmf_executions SET submitted_at = NULL, dmf_status = NULL, finished_at = NULL WHERE execution_id = $1`, id)
 	require.NoError(t, err)
 	_, err = b.pool.Exec(ctx, `UPDATE chunks SET status = 'uploading' WHERE job_id = $1 AND chunk_no = 2`, s.ID)
@@ -409,7 +435,7 @@ func TestUploadAfterCrashAsksFOBeforeResending(t *testing.T) {
 		var running int
 		return b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state <> 'completed'`).Scan(&running) == nil && running == 0
 	}, 10*time.Second, 20*time.Millisecond)
-	id2 := executionID(testProject, s.ID, 2, 2)
+	id2 := b.executionID(t, s.ID, 2, 2)
 	_, err = b.pool.Exec(ctx, `UPDATE chunks SET status = 'uploading', attempts = 2 WHERE job_id = $1 AND chunk_no = 2`, s.ID)
 	require.NoError(t, err)
 	require.NoError(t, hist.RecordExecution(ctx, jobhistory.Execution{ID: id2, JobID: s.ID, ChunkNo: 2, Attempt: 2,
@@ -447,15 +473,15 @@ func TestChunkEndIsNotOverwrittenByAStaleStage(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, jobhistory.ChunkSucceeded, stale.Status)
 	stale.Status = jobhistory.ChunkImporting
-	execID := executionID(testProject, s.ID, 2, 1)
+	execID := b.executionID(t, s.ID, 2, 1)
 	countPolls := func() (n int) {
 		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1`, PollArgs{}.Kind()).Scan(&n))
 		return n
 	}
 	polls := countPolls()
 
-	require.NoError(t, b.w.submitted(ctx, j, stale, execID, ""))
-	require.NoError(t, b.w.failChunk(ctx, stale, errors.New("a late failure")), "failing an ended chunk is not an error")
+	require.NoError(t, b.w.stages.Submitted(ctx, j, stale, execID, ""))
+	require.NoError(t, b.w.stages.FailChunk(ctx, stale, errors.New("a late failure")), "failing an ended chunk is not an error")
 
 	c, err := hist.Chunk(ctx, s.ID, 2)
 	require.NoError(t, err)
@@ -559,7 +585,7 @@ func TestSweepReoffersAStepWhoseRiverJobIsGone(t *testing.T) {
 // orphanedPoll imports file, then leaves its job as the mid-poll race did: chunk 2
 // importing, the job running, and no poll, finalize or notify River job. It returns the
 // job and the ImportFromPackage calls made.
-func (b *testBundle) orphanedPoll(t *testing.T, file string) (JobSummary, int64) {
+func (b *testBundle) orphanedPoll(t *testing.T, file string) (imports.JobSummary, int64) {
 	t.Helper()
 	ctx := t.Context()
 	b.drop(t, file, customersCSV(200, nil))

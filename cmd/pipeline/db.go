@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/dmfpipe/dmfpipe/app"
 	"github.com/dmfpipe/dmfpipe/config"
 )
 
@@ -22,34 +22,28 @@ func (f *dbFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.url, "database-url", "", "Postgres URL; overrides database.url of the config")
 }
 
-// openPool connects to the database named by the flags.
+// openPool connects to the database named by the flags, reading the config only when
+// --database-url is not given.
 func (f *dbFlags) openPool(ctx context.Context) (*pgxpool.Pool, error) {
-	url := f.url
-	maxConns := config.DefaultMaxConns
-	if url == "" {
-		cfg, err := loadConfig(f.configPath)
-		if err != nil {
-			return nil, err
-		}
-		url = cfg.Database.URL.Value()
-		maxConns = cfg.Database.MaxConns
+	if f.url != "" {
+		return dbError(app.OpenDB(ctx, f.url, config.DefaultMaxConns))
 	}
-	if url == "" {
-		return nil, usageError(errors.New("no database: set database.url in the config or pass --database-url"))
-	}
-	pc, err := pgxpool.ParseConfig(url)
+	a, err := loadApp(f.configPath, app.Options{})
 	if err != nil {
-		// pgx's parse errors can echo the URL, password included: say only what is wrong.
-		return nil, usageError(errors.New("database url is not a valid Postgres URL or keyword/value string"))
+		return nil, err
 	}
-	pc.MaxConns = int32(maxConns)
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		return nil, fmt.Errorf("connecting to the database: %w", err)
+	return f.openAppPool(ctx, a)
+}
+
+// openAppPool connects to the database of a's config, or of --database-url.
+func (f *dbFlags) openAppPool(ctx context.Context, a *app.App) (*pgxpool.Pool, error) {
+	return dbError(a.OpenDB(ctx, f.url))
+}
+
+// dbError marks the database problems that are the user's to fix as usage errors.
+func dbError(pool *pgxpool.Pool, err error) (*pgxpool.Pool, error) {
+	if errors.Is(err, app.ErrNoDatabase) || errors.Is(err, app.ErrBadDatabaseURL) {
+		return nil, usageError(err)
 	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connecting to the database at %s:%d: %w", pc.ConnConfig.Host, pc.ConnConfig.Port, err)
-	}
-	return pool, nil
+	return pool, err
 }

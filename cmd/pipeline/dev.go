@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/dmfpipe/dmfpipe/app"
 	"github.com/dmfpipe/dmfpipe/dmf/emulator"
 	"github.com/dmfpipe/dmfpipe/examples"
 	"github.com/dmfpipe/dmfpipe/internal/devstack"
@@ -92,7 +92,7 @@ func runDev(cmd *cobra.Command, dir string, serve, keep bool) (err error) {
 		return fmt.Errorf("starting PostgreSQL: %w", err)
 	}
 	defer func() { err = errors.Join(err, pg.Stop()) }()
-	pool, err := pgxpool.New(ctx, pg.URL())
+	pool, err := app.OpenDB(ctx, pg.URL(), 0)
 	if err != nil {
 		return err
 	}

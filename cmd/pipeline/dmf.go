@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dmfpipe/dmfpipe/app"
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/catalog"
 	"github.com/dmfpipe/dmfpipe/dmf/datapackage"
@@ -50,47 +51,19 @@ func (f *dmfFlags) register(cmd *cobra.Command, withJSON bool) {
 	}
 }
 
-// client loads the config and builds a DMF client for the chosen environment.
+// client loads the config and returns the DMF client of the chosen environment.
 func (f *dmfFlags) client(cmd *cobra.Command) (*dmf.Client, error) {
-	cfg, err := loadConfig(f.cfgPath)
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := loadApp(f.cfgPath, app.Options{Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	name := f.env
-	if name == "" {
-		if len(cfg.Environments) != 1 {
-			return nil, usageError(fmt.Errorf("--env is required: the config defines %d environments", len(cfg.Environments)))
-		}
-		for n := range cfg.Environments {
-			name = n
-		}
+	if f.env == "" && len(a.Config().Environments) != 1 {
+		return nil, usageError(fmt.Errorf("--env is required: the config defines %d environments", len(a.Config().Environments)))
 	}
-	env, ok := cfg.Environments[name]
-	if !ok {
-		known := make([]string, 0, len(cfg.Environments))
-		for n := range cfg.Environments {
-			known = append(known, n)
-		}
-		sort.Strings(known)
-		return nil, usageError(fmt.Errorf("environment %q is not in the config (known: %s)", name, strings.Join(known, ", ")))
-	}
-	c, err := dmf.New(dmf.Options{
-		BaseURL:              env.URL,
-		Tenant:               env.Tenant,
-		ClientID:             env.ClientID,
-		ClientSecret:         env.ClientSecret.Value(),
-		TokenURL:             env.TokenURL,
-		TokenVersion:         env.TokenVersion,
-		MaxRequestsPerMinute: env.MaxRequestsPerMinute,
-		Poll: dmf.PollOptions{
-			Initial:  env.Poll.Initial.D(),
-			Max:      env.Poll.Max.D(),
-			Deadline: env.Poll.Deadline.D(),
-		},
-		Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	c, err := a.DMF(f.env)
 	if err != nil {
-		return nil, usageError(fmt.Errorf("environment %s: %w", name, err))
+		return nil, usageError(err)
 	}
 	return c, nil
 }

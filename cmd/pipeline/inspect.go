@@ -17,7 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dmfpipe/dmfpipe/ingest"
+	"github.com/dmfpipe/dmfpipe/app"
 	"github.com/dmfpipe/dmfpipe/ingest/reader"
 )
 
@@ -103,15 +103,14 @@ func openFromConnection(ctx context.Context, cfgPath, arg string, opts reader.Op
 	if cfgPath == "" {
 		return nil, usageError(fmt.Errorf("%s: reading from connection %q needs the config: -c FILE", arg, name))
 	}
-	cfg, err := loadConfig(cfgPath)
+	a, err := loadApp(cfgPath, app.Options{})
 	if err != nil {
 		return nil, err
 	}
-	cn, ok := cfg.Connections[name]
-	if !ok {
+	if _, ok := a.Config().Connections[name]; !ok {
 		return nil, usageError(fmt.Errorf("%s: no connection %q in %s", arg, name, cfgPath))
 	}
-	src, err := ingest.OpenSource(ctx, cn)
+	src, err := a.Source(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -13,9 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dmfpipe/dmfpipe/config"
-	"github.com/dmfpipe/dmfpipe/dmf/catalog"
+	"github.com/dmfpipe/dmfpipe/app"
+	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/ingest/reader"
+	"github.com/dmfpipe/dmfpipe/ingestjob"
 	"github.com/dmfpipe/dmfpipe/mapping"
 	"github.com/dmfpipe/dmfpipe/validate"
 )
@@ -46,11 +47,11 @@ config problem (including a mapping column the file lacks).`,
 			if limit < 1 {
 				return usageError(fmt.Errorf("--limit %d: want 1 or more", limit))
 			}
-			cfg, err := loadConfig(cfgPath)
+			a, err := loadApp(cfgPath, app.Options{})
 			if err != nil {
 				return err
 			}
-			p, err := importProject(cfg, args[0])
+			p, err := importProjectOf(a, args[0])
 			if err != nil {
 				return err
 			}
@@ -82,18 +83,6 @@ config problem (including a mapping column the file lacks).`,
 	return cmd
 }
 
-// importProject finds an import project by name.
-func importProject(cfg *config.Config, name string) (*config.Project, error) {
-	p, err := findProject(cfg, name)
-	if err != nil {
-		return nil, err
-	}
-	if p.Kind != "import" {
-		return nil, usageError(fmt.Errorf("project %s is an %s project; only imports map files", name, p.Kind))
-	}
-	return p, nil
-}
-
 // previewResult is what preview prints, also its --json form.
 type previewResult struct {
 	File   string       `json:"file"`
@@ -114,11 +103,7 @@ type previewRow struct {
 	ordered []string
 }
 
-func preview(p *config.Project, file string, limit int) (*previewResult, error) {
-	cp, probs := compileProject(p, catalog.Default())
-	if len(probs) > 0 {
-		return nil, usageError(probs)
-	}
+func preview(p *imports.Project, file string, limit int) (*previewResult, error) {
 	opts, err := reader.OptionsFor(p.Format, file)
 	if err != nil {
 		return nil, usageError(err)
@@ -131,63 +116,30 @@ func preview(p *config.Project, file string, limit int) (*previewResult, error) 
 		return nil, err
 	}
 	defer rd.Close()
-	bound, err := cp.mapping.Bind(rd.Header())
-	if err != nil {
+	fields, rows, err := ingestjob.Check(rd, ingestjob.BindMapping(p.Mapping), p.Rules, limit)
+	var bindErr *mapping.ColumnError
+	if errors.As(err, &bindErr) {
 		return nil, usageError(fmt.Errorf("%s does not fit project %s:\n%w", file, p.Name, err))
 	}
-	res := &previewResult{File: file, Entity: cp.mapping.Entity.DMFName, Fields: bound.Fields(), Rows: []previewRow{}}
-	header := rd.Header()
-	var row []string
-	for n := int64(1); n <= int64(limit); n++ {
-		rec, readErr := rd.Next()
-		if readErr == io.EOF {
-			break
-		}
-		var errs []validate.Error
-		var rowErr *reader.RowError
-		if errors.As(readErr, &rowErr) {
-			errs = append(errs, readError(rowErr, header, n))
-		} else if readErr != nil {
-			return nil, readErr
-		}
-		var mapErrs []validate.Error
-		row, mapErrs = bound.Apply(rec, n, row)
-		errs = append(errs, mapErrs...)
-		line := mapping.Line(rec.Loc)
-		first := len(errs)
-		errs = cp.rules.Check(row, n, line, errs)
-		for i := first; i < len(errs); i++ {
-			errs[i].Sheet = rec.Loc.Sheet
-			if errs[i].Column == "" {
-				errs[i].Column = bound.Column(errs[i].Field)
-			}
-		}
-		pr := previewRow{Row: n, Line: line, Sheet: rec.Loc.Sheet, Values: make(map[string]string, len(row)),
-			Errors: errs, ordered: append([]string(nil), row...)}
+	if err != nil {
+		return nil, err
+	}
+	res := &previewResult{File: file, Entity: p.Entity.DMFName, Fields: fields, Rows: []previewRow{}}
+	for _, r := range rows {
+		pr := previewRow{Row: r.No, Line: r.Line, Sheet: r.Sheet, Values: make(map[string]string, len(r.Values)),
+			Errors: r.Errors, ordered: r.Values}
 		if pr.Errors == nil {
 			pr.Errors = []validate.Error{}
 		}
-		for i, f := range res.Fields {
-			pr.Values[f] = row[i]
+		for i, f := range fields {
+			pr.Values[f] = r.Values[i]
 		}
-		if len(errs) > 0 {
+		if len(r.Errors) > 0 {
 			res.Errors++
 		}
 		res.Rows = append(res.Rows, pr)
 	}
 	return res, nil
-}
-
-// readError turns a reader's row problem into a located row error of rule "read.<code>".
-func readError(e *reader.RowError, header []string, rowNo int64) validate.Error {
-	ve := validate.Error{Row: rowNo, Line: int64(e.Line), Sheet: e.Sheet, Rule: validate.Rule("read." + string(e.Code)), Msg: e.Msg}
-	if e.Row > 0 {
-		ve.Line = int64(e.Row)
-	}
-	if e.Column > 0 && e.Column <= len(header) {
-		ve.Column = header[e.Column-1]
-	}
-	return ve
 }
 
 func printPreview(w io.Writer, res *previewResult) {

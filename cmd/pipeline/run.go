@@ -10,9 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dmfpipe/dmfpipe/dmf/catalog"
+	"github.com/dmfpipe/dmfpipe/app"
 	"github.com/dmfpipe/dmfpipe/ingest/reader"
 	"github.com/dmfpipe/dmfpipe/ingestjob"
+	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/migrations"
 	"github.com/dmfpipe/dmfpipe/staging"
 	"github.com/dmfpipe/dmfpipe/validate"
@@ -90,17 +91,13 @@ type runResult struct {
 func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) error {
 	ctx := cmd.Context()
 	start := time.Now()
-	cfg, err := loadConfig(db.configPath)
+	a, err := loadApp(db.configPath, app.Options{})
 	if err != nil {
 		return err
 	}
-	p, err := importProject(cfg, project)
+	p, err := importProjectOf(a, project)
 	if err != nil {
 		return err
-	}
-	cp, probs := compileProject(p, catalog.Default())
-	if len(probs) > 0 {
-		return usageError(probs)
 	}
 	opts, err := reader.OptionsFor(p.Format, file)
 	if err != nil {
@@ -115,10 +112,10 @@ func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) 
 	}
 	defer rd.Close()
 	// Bound here first so that a column the file lacks is a usage error, not a failed job.
-	if _, err := cp.mapping.Bind(rd.Header()); err != nil {
+	if _, err := p.Mapping.Bind(rd.Header()); err != nil {
 		return usageError(fmt.Errorf("%s does not fit project %s:\n%w", file, p.Name, err))
 	}
-	pool, err := db.openPool(ctx)
+	pool, err := db.openAppPool(ctx, a)
 	if err != nil {
 		return err
 	}
@@ -126,14 +123,13 @@ func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) 
 	if _, err := migrations.Up(ctx, pool, nil); err != nil {
 		return err
 	}
-	sets := ingestjob.SetRules{Unique: cp.rules.UniqueFields(), Lookups: cp.rules.Lookups()}
-	job, res, runErr := ingestjob.DryRun(ctx, pool, p.Name, file, rd, ingestjob.BindMapping(cp.mapping), cp.rules, sets,
+	job, res, runErr := ingestjob.DryRun(ctx, pool, p.Name, p.Version, file, rd, ingestjob.BindMapping(p.Mapping), p.Rules, p.Sets,
 		ingestjob.Options{MaxErrorRate: p.OnErrors.MaxErrorRate, FirstErrors: runFirstErrors})
 	if job == 0 {
 		return runErr
 	}
 	out := runResult{
-		Job: job, Status: ingestjob.JobSucceeded, DryRun: true, Project: p.Name, File: file,
+		Job: job, Status: jobhistory.JobSucceeded, DryRun: true, Project: p.Name, File: file,
 		Read: res.Read, Staged: res.Counts.Total, Valid: res.Counts.Valid, Invalid: res.Counts.Invalid,
 		Duplicates: res.Duplicates, Lookups: res.LookupMisses, ErrorRate: res.Counts.ErrorRate(),
 		Errors: res.Errors, Duration: time.Since(start).Seconds(),
@@ -142,7 +138,7 @@ func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) 
 		out.Errors = []validate.Error{}
 	}
 	if runErr != nil {
-		out.Status, out.Error = ingestjob.JobFailed, runErr.Error()
+		out.Status, out.Error = jobhistory.JobFailed, runErr.Error()
 	}
 	w := cmd.OutOrStdout()
 	if asJSON {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,33 +14,32 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dmfpipe/dmfpipe/config"
+	"github.com/dmfpipe/dmfpipe/app"
+	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/migrations"
 	"github.com/dmfpipe/dmfpipe/worker"
 )
 
-// localFilesConnection is the connection `run --file` reads local files through.
-const localFilesConnection = "run-local-files"
-
 // runImport imports files (local paths), or what the project's source holds now, in the
-// foreground: the same stages `serve` runs, on an in-process worker, until every job ends.
+// foreground: the same stages `serve` runs, on an in-process worker that works this run's
+// jobs (and those of earlier runs of the project that were interrupted), until every job
+// ends.
 func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, force, asJSON bool) error {
 	ctx := cmd.Context()
-	cfg, err := loadConfig(db.configPath)
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := loadApp(db.configPath, app.Options{Logger: log})
 	if err != nil {
 		return err
 	}
-	p, err := importProject(cfg, project)
+	if _, err := importProjectOf(a, project); err != nil {
+		return err
+	}
+	local, err := localPaths(files)
 	if err != nil {
 		return err
 	}
-	if len(files) > 0 {
-		if cfg, files, err = withLocalFiles(cfg, p, files); err != nil {
-			return err
-		}
-	}
-	pool, err := db.openPool(ctx)
+	pool, err := db.openAppPool(ctx, a)
 	if err != nil {
 		return err
 	}
@@ -47,8 +47,7 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 	if _, err := migrations.Up(ctx, pool, nil); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	w, err := worker.New(worker.Deps{Pool: pool, Config: cfg, Logger: log, Notifier: projectNotifier(cfg)})
+	w, err := worker.New(worker.Deps{Pool: pool, Parts: a, Logger: log, Foreground: project})
 	if err != nil {
 		return err
 	}
@@ -70,7 +69,7 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 	for _, id := range resumed {
 		fmt.Fprintf(out, "resuming job %d\n", id)
 	}
-	started, err := w.StartJob(ctx, project, files, worker.TriggerRun, force)
+	started, err := w.Stages().Start(ctx, project, local, len(local) > 0, imports.TriggerRun, force)
 	if err != nil {
 		return usageError(err)
 	}
@@ -83,12 +82,17 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 	if len(files) > 0 {
 		progress.filePrefix = "/" // local files are named from the file system root
 	}
-	var summaries []worker.JobSummary
+	var summaries []imports.JobSummary
 	for _, id := range ids {
 		s, err := waitWithProgress(ctx, w, id, progress, asJSON)
 		if err != nil {
 			if ctx.Err() != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "\ninterrupted: job %d stops here and resumes at the next `pipeline run -c %s %s`\n",
+					id, db.configPath, project)
+				return &exitError{code: exitFailed}
+			}
+			if errors.Is(err, worker.ErrLivenessLost) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "\nlost the database: job %d stops here and resumes at the next `pipeline run -c %s %s`\n",
 					id, db.configPath, project)
 				return &exitError{code: exitFailed}
 			}
@@ -110,46 +114,27 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 	return jobsExit(summaries)
 }
 
-// withLocalFiles points a copy of the config's project at the local files instead of
-// its source: they are read in place and never moved.
-func withLocalFiles(cfg *config.Config, p *config.Project, files []string) (*config.Config, []string, error) {
+// localPaths makes `run --file` paths absolute (with forward slashes) and checks that
+// each is a file.
+func localPaths(files []string) ([]string, error) {
 	abs := make([]string, len(files))
 	for i, f := range files {
 		a, err := filepath.Abs(f)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if st, err := os.Stat(a); err != nil {
-			return nil, nil, usageError(err)
+			return nil, usageError(err)
 		} else if st.IsDir() {
-			return nil, nil, usageError(fmt.Errorf("%s is a folder; --file takes files", f))
+			return nil, usageError(fmt.Errorf("%s is a folder; --file takes files", f))
 		}
 		abs[i] = filepath.ToSlash(a)
 	}
-	c := *cfg
-	c.Connections = make(map[string]*config.Connection, len(cfg.Connections)+1)
-	for k, v := range cfg.Connections {
-		c.Connections[k] = v
-	}
-	c.Connections[localFilesConnection] = &config.Connection{Name: localFilesConnection, Type: "local", Root: "/"}
-	lp := *p
-	src := config.Source{Connection: localFilesConnection, Path: "/", Pattern: "*"}
-	if p.Source != nil {
-		src.MinAge = p.Source.MinAge
-	}
-	lp.Source = &src
-	c.Projects = make([]*config.Project, len(cfg.Projects))
-	for i, q := range cfg.Projects {
-		if q == p {
-			q = &lp
-		}
-		c.Projects[i] = q
-	}
-	return &c, abs, nil
+	return abs, nil
 }
 
 // waitWithProgress follows a job until it ends, printing its progress.
-func waitWithProgress(ctx context.Context, w *worker.Worker, id int64, pr *runProgress, quiet bool) (worker.JobSummary, error) {
+func waitWithProgress(ctx context.Context, w *worker.Worker, id int64, pr *runProgress, quiet bool) (imports.JobSummary, error) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -194,7 +179,7 @@ const plainEvery = 5 * time.Second
 
 func newRunProgress(w io.Writer, tty bool) *runProgress { return &runProgress{w: w, tty: tty} }
 
-func (p *runProgress) update(s worker.JobSummary) {
+func (p *runProgress) update(s imports.JobSummary) {
 	if s.Stage != p.stage {
 		p.stage, p.since, p.rowsMark = s.Stage, time.Now(), stageRows(s)
 		if p.tty && p.last != "" {
@@ -215,7 +200,7 @@ func (p *runProgress) update(s worker.JobSummary) {
 }
 
 // line describes the stage with a bar where the total is known, the rate and an ETA.
-func (p *runProgress) line(s worker.JobSummary) string {
+func (p *runProgress) line(s imports.JobSummary) string {
 	c := s.Counts
 	done, total := stageRows(s), int64(0)
 	switch s.Stage {
@@ -244,7 +229,7 @@ func (p *runProgress) line(s worker.JobSummary) string {
 }
 
 // stageRows is the progress count of a job's current stage.
-func stageRows(s worker.JobSummary) int64 {
+func stageRows(s imports.JobSummary) int64 {
 	switch s.Stage {
 	case "upload":
 		return s.Counts.Uploaded
@@ -259,7 +244,7 @@ func bar(done, total int64, width int) string {
 	return "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "]"
 }
 
-func (p *runProgress) done(s worker.JobSummary) {
+func (p *runProgress) done(s imports.JobSummary) {
 	if p.tty {
 		fmt.Fprintln(p.w)
 	}
@@ -276,7 +261,7 @@ func (p *runProgress) done(s worker.JobSummary) {
 }
 
 // jobsExit maps the jobs' outcomes to the exit code (DESIGN.md): the worst one wins.
-func jobsExit(ss []worker.JobSummary) error {
+func jobsExit(ss []imports.JobSummary) error {
 	code := exitOK
 	for _, s := range ss {
 		switch s.Status {

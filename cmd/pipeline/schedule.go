@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os/user"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/spf13/cobra"
 
+	"github.com/dmfpipe/dmfpipe/app"
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/migrations"
 	"github.com/dmfpipe/dmfpipe/scheduler"
@@ -148,16 +148,14 @@ func pauseState(st scheduler.ProjectState) string {
 	}
 }
 
-// findProject returns the config's project called name.
+// findProject returns the config's project called name; a name that is not there is a
+// usage error.
 func findProject(cfg *config.Config, name string) (*config.Project, error) {
-	names := make([]string, 0, len(cfg.Projects))
-	for _, p := range cfg.Projects {
-		if p.Name == name {
-			return p, nil
-		}
-		names = append(names, p.Name)
+	p, err := app.New(cfg, app.Options{}).Project(name)
+	if err != nil {
+		return nil, usageError(err)
 	}
-	return nil, usageError(fmt.Errorf("no project %q (projects: %s)", name, strings.Join(names, ", ")))
+	return p, nil
 }
 
 // whoAmI names the operator for the pause record.

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,9 +16,9 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 
-	"github.com/dmfpipe/dmfpipe/config"
+	"github.com/dmfpipe/dmfpipe/app"
+	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/migrations"
-	"github.com/dmfpipe/dmfpipe/notify"
 	"github.com/dmfpipe/dmfpipe/worker"
 )
 
@@ -47,12 +46,18 @@ gracefully: running jobs get 30 seconds, the rest resume on another node.`,
 
 func serve(cmd *cobra.Command, db *dbFlags) error {
 	ctx := cmd.Context()
-	cfg, err := loadConfig(db.configPath)
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	a, err := loadApp(db.configPath, app.Options{Logger: log})
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	pool, err := db.openPool(ctx)
+	cfg := a.Config()
+	// A project that does not compile does not stop the others: its steps fail with its
+	// problems until they are fixed; say so now.
+	for _, p := range a.CompileAll() {
+		log.Error("a project's settings do not compile; its jobs fail until they are fixed (pipeline check)", "problem", p.String())
+	}
+	pool, err := db.openAppPool(ctx, a)
 	if err != nil {
 		return err
 	}
@@ -62,7 +67,7 @@ func serve(cmd *cobra.Command, db *dbFlags) error {
 	}
 	host, _ := os.Hostname()
 	w, err := worker.New(worker.Deps{
-		Pool: pool, Config: cfg, Logger: log, Notifier: projectNotifier(cfg), Periodic: true,
+		Pool: pool, Parts: a, Logger: log, Periodic: true,
 		ID: fmt.Sprintf("%s-%d", host, os.Getpid()),
 	})
 	if err != nil {
@@ -72,8 +77,7 @@ func serve(cmd *cobra.Command, db *dbFlags) error {
 	if err != nil {
 		return usageError(fmt.Errorf("console.addr: %w", err))
 	}
-	var ready atomic.Bool
-	srv := &http.Server{Handler: serveMux(pool, &ready), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: serveMux(pool, w), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -89,42 +93,45 @@ func serve(cmd *cobra.Command, db *dbFlags) error {
 	if err := w.Start(ctx); err != nil {
 		return errors.Join(err, srv.Close())
 	}
-	ready.Store(true)
 	fmt.Fprintf(cmd.OutOrStdout(), "serving %d projects; health and metrics on http://%s\n", len(cfg.Projects), ln.Addr())
 
 	select {
 	case <-ctx.Done():
+	case <-w.Lost():
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serveShutdownTimeout)
+		defer cancel()
+		return errors.Join(errors.New("the database stayed unreachable: stopping (restart the process once it is back)"),
+			w.Stop(stopCtx), srv.Shutdown(stopCtx))
 	case err := <-served:
-		ready.Store(false)
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serveShutdownTimeout)
 		defer cancel()
 		return errors.Join(fmt.Errorf("console listener: %w", err), w.Stop(stopCtx))
 	}
-	ready.Store(false)
 	log.Info("shutting down", "timeout", serveShutdownTimeout)
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serveShutdownTimeout)
 	defer cancel()
 	return errors.Join(w.Stop(stopCtx), srv.Shutdown(stopCtx))
 }
 
-// serveMux is serve's HTTP surface.
-func serveMux(pool *pgxpool.Pool, ready *atomic.Bool) *http.ServeMux {
+// serveMux is serve's HTTP surface. /readyz is 200 only while the node works jobs (it
+// holds its liveness lock and its River client runs) and the database answers.
+func serveMux(pool *pgxpool.Pool, w *worker.Worker) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "workers not running", http.StatusServiceUnavailable)
+	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, r *http.Request) {
+		if !w.Ready() {
+			http.Error(rw, "workers not running (the database may be unreachable)", http.StatusServiceUnavailable)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if err := pool.Ping(ctx); err != nil {
-			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			http.Error(rw, "database unreachable", http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintln(w, "ready")
+		fmt.Fprintln(rw, "ready")
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
 	return mux
@@ -194,60 +201,12 @@ func (c *jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *jobsCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rows, err := c.pool.Query(ctx, `SELECT status, count(*) FROM jobs GROUP BY status`)
+	counts, err := jobhistory.NewStore(c.pool).CountJobs(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			status string
-			n      float64
-		)
-		if err := rows.Scan(&status, &n); err != nil {
-			ch <- prometheus.NewInvalidMetric(c.desc, err)
-			return
-		}
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, n, status)
+	for status, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), status)
 	}
-	if err := rows.Err(); err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
-	}
-}
-
-// projectNotifier sends each job's notification to its project's email recipients and
-// webhook; nil when no project asks for notifications.
-func projectNotifier(cfg *config.Config) notify.Sender {
-	senders := map[string]notify.Sender{}
-	for _, p := range cfg.Projects {
-		if p.Notify == nil {
-			continue
-		}
-		var multi notify.Multi
-		if len(p.Notify.Email) > 0 && cfg.SMTP != nil {
-			multi = append(multi, &notify.Email{SMTP: *cfg.SMTP, To: p.Notify.Email})
-		}
-		if p.Notify.Webhook != "" {
-			multi = append(multi, &notify.Webhook{URL: p.Notify.Webhook})
-		}
-		if len(multi) > 0 {
-			senders[p.Name] = multi
-		}
-	}
-	if len(senders) == 0 {
-		return nil
-	}
-	return byProject(senders)
-}
-
-// byProject routes a notification to its project's senders.
-type byProject map[string]notify.Sender
-
-func (b byProject) Send(ctx context.Context, j notify.Job) error {
-	s, ok := b[j.Project]
-	if !ok {
-		return &notify.Error{Channel: notify.ChannelEmail, Permanent: true, Err: fmt.Errorf("project %s has no notification configured", j.Project)}
-	}
-	return s.Send(ctx, j)
 }

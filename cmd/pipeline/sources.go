@@ -4,12 +4,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/dmfpipe/dmfpipe/app"
 	"github.com/dmfpipe/dmfpipe/config"
-
-	// The source backends register themselves with ingest.OpenSource.
-	_ "github.com/dmfpipe/dmfpipe/ingest/azblob"
-	_ "github.com/dmfpipe/dmfpipe/ingest/local"
-	_ "github.com/dmfpipe/dmfpipe/ingest/sftp"
+	"github.com/dmfpipe/dmfpipe/imports"
 )
 
 // loadConfig loads a config for a command; problems are a usage error listing them all.
@@ -23,4 +20,23 @@ func loadConfig(path string) (*config.Config, error) {
 		return nil, usageError(err)
 	}
 	return cfg, nil
+}
+
+// loadApp loads a config and returns its parts (the composition root).
+func loadApp(path string, opts app.Options) (*app.App, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return app.New(cfg, opts), nil
+}
+
+// importProject compiles an import project of a's config; a name that is not there, a
+// project that is not an import, or one that does not compile is a usage error.
+func importProjectOf(a *app.App, name string) (*imports.Project, error) {
+	p, err := a.Compile(name)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	return p, nil
 }

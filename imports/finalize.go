@@ -1,0 +1,174 @@
+package imports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dmfpipe/dmfpipe/ingest"
+	"github.com/dmfpipe/dmfpipe/jobhistory"
+	"github.com/dmfpipe/dmfpipe/notify"
+	"github.com/dmfpipe/dmfpipe/staging"
+)
+
+// Finalize ends a job once every chunk has: every row accounted for, the job's status and
+// counts, the file moved to the archive or errors folder, the notification step.
+func (s *Stages) Finalize(ctx context.Context, id int64) error {
+	hist := s.hist(s.d.DB)
+	j, err := s.job(ctx, id)
+	if err != nil {
+		return err
+	}
+	if jobhistory.JobTerminal(j.Status) {
+		return nil
+	}
+	pending, err := hist.ChunksPending(ctx, id)
+	if err != nil {
+		return err
+	}
+	if pending > 0 {
+		return permanent(fmt.Errorf("job %d still has %d chunks running", id, pending))
+	}
+	p, err := s.admit(ctx, j, StepFinalize)
+	if err != nil {
+		return err
+	}
+	store := s.staging(s.d.DB)
+	counts := j.Counts
+	if j.Error == "" {
+		// Rows still valid or uploaded here were never sent, or sent without a verdict
+		// (a chunk the plan missed, a verdict lost): none may leave the job unaccounted
+		// for, and the file is not archived as done while they are.
+		n, err := store.MarkNotImported(ctx, id, 0, 1<<62, uploadStatuses,
+			"not imported: the job ended before F&O gave a verdict on this row")
+		switch {
+		case errors.Is(err, staging.ErrNoJob):
+		case err != nil:
+			return err
+		case n > 0:
+			s.event(ctx, id, StepFinalize, "warn", fmt.Sprintf("%d rows had no verdict of F&O when the job ended: they wait in staging as not imported", n), nil)
+		}
+	}
+	sc, err := store.Counts(ctx, id)
+	switch {
+	case errors.Is(err, staging.ErrNoJob):
+	case err != nil:
+		return err
+	default:
+		notImported, err := store.NotImported(ctx, id)
+		if err != nil {
+			return err
+		}
+		counts = JobCounts(j.Counts.Read, sc, notImported)
+	}
+	status := JobOutcome(sc, j.Error)
+	if errors.Is(err, staging.ErrNoJob) {
+		status = jobhistory.JobFailed
+		if j.Error == "" {
+			status = jobhistory.JobSucceeded
+		}
+	}
+	outcome, folder := jobhistory.OutcomeImported, p.Source.Archive
+	switch status {
+	case jobhistory.JobPartiallySucceeded:
+		outcome = jobhistory.OutcomePartial
+	case jobhistory.JobFailed:
+		outcome, folder = jobhistory.OutcomeFailed, p.Source.Errors
+	}
+	movedTo, err := s.moveFile(ctx, j, outcome, folder)
+	if err != nil {
+		return err
+	}
+	return s.finish(ctx, j, p, status, counts, "", movedTo)
+}
+
+// moveFile moves a job's file to folder (nothing when folder is empty, or for a local
+// file of `run --file`, read in place) and records the outcome in the ledger. A file
+// already moved by an earlier attempt is not moved again.
+func (s *Stages) moveFile(ctx context.Context, j *jobhistory.Job, outcome jobhistory.Outcome, folder string) (string, error) {
+	if j.SourceFileID == 0 {
+		return "", nil
+	}
+	ledger := jobhistory.NewLedger(s.d.DB)
+	entry, err := ledger.Get(ctx, j.SourceFileID)
+	if err != nil {
+		return "", err
+	}
+	movedTo := entry.MovedTo
+	if movedTo == "" && folder != "" && entry.Connection != LocalFiles {
+		src, err := s.d.Source(ctx, entry.Connection)
+		if err != nil {
+			return "", err
+		}
+		defer src.Close()
+		movedTo, err = src.Move(ctx, entry.File.Name, folder)
+		if errors.Is(err, ingest.ErrNotExist) {
+			// Moved by an attempt that crashed before recording it, or by someone else.
+			s.d.Log.Warn("source file is gone; not moved", "job", j.ID, "file", entry.File.Name)
+			movedTo = ""
+		} else if err != nil {
+			return "", fmt.Errorf("moving %s to %s: %w", entry.File.Name, folder, err)
+		}
+	}
+	if err := ledger.SetOutcome(ctx, entry.ID, outcome, movedTo); err != nil {
+		return "", err
+	}
+	return movedTo, nil
+}
+
+// skipDuplicate ends a job whose file repeats content already imported: its staged rows
+// are dropped and the file goes to the archive folder; nothing is sent to F&O.
+func (s *Stages) skipDuplicate(ctx context.Context, j *jobhistory.Job, p *Project, entry, prior *jobhistory.LedgerEntry) error {
+	if err := s.staging(s.d.DB).Drop(ctx, j.ID); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("duplicate: %s has the same content as %s (ledger entry %d)", entry.File.Name, prior.File.Name, prior.ID)
+	movedTo, err := s.moveFile(ctx, j, jobhistory.OutcomeDuplicate, p.Source.Archive)
+	if err != nil {
+		return err
+	}
+	j, err = s.job(ctx, j.ID)
+	if err != nil {
+		return err
+	}
+	return s.finish(ctx, j, p, jobhistory.JobSkipped, j.Counts, msg, movedTo)
+}
+
+// finish ends a job: its status and counts, the last event and, when the project asks
+// for it, the notify step, in one transaction.
+func (s *Stages) finish(ctx context.Context, j *jobhistory.Job, p *Project, status string, c jobhistory.JobCounts, msg, movedTo string) error {
+	return pgx.BeginFunc(ctx, s.d.DB, func(tx pgx.Tx) error {
+		hist := s.hist(tx)
+		if err := hist.Finish(ctx, j.ID, status, c, msg); err != nil {
+			return err
+		}
+		level := "info"
+		switch status {
+		case jobhistory.JobFailed:
+			level = "error"
+		case jobhistory.JobPartiallySucceeded:
+			level = "warn"
+		}
+		text := fmt.Sprintf("job %s: %d imported, %d invalid, %d rejected by F&O", status, c.Imported, c.Invalid, c.Rejected)
+		if c.NotImported > 0 {
+			text += fmt.Sprintf(", %d not imported", c.NotImported)
+		}
+		if msg != "" {
+			text += "; " + msg
+		}
+		attrs := map[string]any{"status": status, "imported": c.Imported, "invalid": c.Invalid, "rejected": c.Rejected,
+			"not_imported": c.NotImported}
+		if movedTo != "" {
+			attrs["moved_to"] = movedTo
+		}
+		if err := hist.AddEvent(ctx, j.ID, string(StepFinalize), level, text, attrs); err != nil {
+			return err
+		}
+		if p == nil || p.Notify == nil || s.d.Notifier == nil || !notify.ShouldNotify(p.Notify.On, notify.Status(status)) {
+			return nil
+		}
+		return s.d.Steps.Insert(ctx, tx, Step{Kind: StepNotify, Job: j})
+	})
+}

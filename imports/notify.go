@@ -1,0 +1,70 @@
+package imports
+
+import (
+	"context"
+	"errors"
+
+	"github.com/dmfpipe/dmfpipe/jobhistory"
+	"github.com/dmfpipe/dmfpipe/notify"
+	"github.com/dmfpipe/dmfpipe/staging"
+)
+
+// NotifyErrors is how many row errors a notification lists.
+const NotifyErrors = 10
+
+// Notify sends a finished job's notification; a refusal that retrying cannot cure drops
+// the step, others are retried by the runner, each recorded on the job's timeline.
+func (s *Stages) Notify(ctx context.Context, at Attempt, id int64) error {
+	if s.d.Notifier == nil {
+		return permanent(errors.New("no notifier configured"))
+	}
+	msg, err := s.Notification(ctx, id)
+	if errors.Is(err, jobhistory.ErrJobNotFound) {
+		return permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.d.Notifier.Send(ctx, msg); err != nil {
+		s.event(ctx, msg.ID, StepNotify, "warn", "notification not sent: "+err.Error(), map[string]any{"attempt": at.N})
+		if notify.IsPermanent(err) {
+			return permanent(err)
+		}
+		return err
+	}
+	s.event(ctx, msg.ID, StepNotify, "info", "notification sent", nil)
+	return nil
+}
+
+// Notification is the summary a finished job's notification carries.
+func (s *Stages) Notification(ctx context.Context, id int64) (notify.Job, error) {
+	j, err := s.hist(s.d.DB).Job(ctx, id)
+	if err != nil {
+		return notify.Job{}, err
+	}
+	msg := notify.Job{
+		Project: j.Project, ID: j.ID, Trigger: j.Trigger, Status: notify.Status(j.Status),
+		Counts: notify.Counts{Read: j.Counts.Read, Staged: j.Counts.Staged, Invalid: j.Counts.Invalid,
+			Uploaded: j.Counts.Uploaded, Imported: j.Counts.Imported, Rejected: j.Counts.Rejected},
+		Chunks: j.ChunksTotal, Started: j.StartedAt, Error: j.Error, ConsoleURL: s.d.ConsoleURL,
+	}
+	if !j.FinishedAt.IsZero() && !j.StartedAt.IsZero() {
+		msg.Duration = j.FinishedAt.Sub(j.StartedAt)
+	}
+	if j.SourceFileID != 0 {
+		entry, err := jobhistory.NewLedger(s.d.DB).Get(ctx, j.SourceFileID)
+		if err != nil {
+			return msg, err
+		}
+		msg.File = entry.File.Name
+	}
+	errs, err := s.staging(s.d.DB).FirstErrors(ctx, id, NotifyErrors)
+	if err != nil && !errors.Is(err, staging.ErrNoJob) {
+		return msg, err
+	}
+	for _, e := range errs {
+		msg.Errors = append(msg.Errors, notify.RowError{Line: e.Line, Sheet: e.Sheet, Column: e.Column, Field: e.Field,
+			Rule: string(e.Rule), Message: e.Msg})
+	}
+	return msg, nil
+}

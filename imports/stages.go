@@ -1,0 +1,254 @@
+package imports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dmfpipe/dmfpipe/config"
+	"github.com/dmfpipe/dmfpipe/dmf"
+	"github.com/dmfpipe/dmfpipe/ingest"
+	"github.com/dmfpipe/dmfpipe/jobhistory"
+	"github.com/dmfpipe/dmfpipe/notify"
+	"github.com/dmfpipe/dmfpipe/staging"
+)
+
+// StepKind names a step of an import job.
+type StepKind string
+
+// The steps of an import job, in order.
+const (
+	StepIngest   StepKind = "ingest"
+	StepUpload   StepKind = "upload"
+	StepPoll     StepKind = "poll"
+	StepFinalize StepKind = "finalize"
+	StepNotify   StepKind = "notify"
+)
+
+// Step is a step of an import job for a runner (River) to run: the job's, with the chunk
+// of an upload or the execution of a poll.
+type Step struct {
+	Kind StepKind
+	// Job is the job the step works on; the runner routes the step by it (a foreground
+	// run's job is worked by that run).
+	Job       *jobhistory.Job
+	Chunk     int
+	Execution string
+}
+
+// Steps is the runner of the steps (package worker, on River).
+type Steps interface {
+	// Insert inserts steps in the transaction that records what leads to them; a step
+	// already waiting or running is not inserted again.
+	Insert(ctx context.Context, tx pgx.Tx, steps ...Step) error
+	// Offer inserts a step on its own and reports whether it was missing: false when the
+	// same step already waits or runs.
+	Offer(ctx context.Context, step Step) (inserted bool, err error)
+	// Hurry makes the waiting steps (retries, snoozed polls) of jobs runnable now.
+	Hurry(ctx context.Context, jobs []int64, executions []string) error
+	// Name is the runner's name of a kind of step, for messages ("dmfpipe.poll").
+	Name(kind StepKind) string
+}
+
+// Deps are what the stages work with.
+type Deps struct {
+	// DB is the database: job history, staging and River. Required.
+	DB *pgxpool.Pool
+	// Projects returns a compiled import project: an error wrapping ErrUnknownProject
+	// when this node does not know it, another when it does not compile (with the project's
+	// settings and version, uncompiled, for the steps that need no mapping). Required.
+	Projects func(name string) (*Project, error)
+	// Environments are the configured F&O environments (their poll schedules).
+	Environments map[string]*config.Environment
+	// DMF returns the client of an F&O environment. Required.
+	DMF func(env string) (*dmf.Client, error)
+	// Source opens a connection by name. Required.
+	Source func(ctx context.Context, connection string) (ingest.Source, error)
+	// Watcher decides when listed files are stable. Defaults to one on Now.
+	Watcher *ingest.Watcher
+	// Notifier sends the notifications of projects that ask for them; nil sends none.
+	Notifier notify.Sender
+	// ConsoleURL is the console's public URL, for links in notifications.
+	ConsoleURL string
+	// Steps runs the next steps. Required.
+	Steps Steps
+	// Node is this node's ID: events name it, and a step left for another node says so.
+	Node string
+	// Foreground is true for a foreground `pipeline run`, which works its own jobs.
+	Foreground bool
+	// NodeFresh is how recently a node must have been seen to count as live when a step is
+	// left to it. Defaults to a minute.
+	NodeFresh time.Duration
+	// Log receives the stages' logs. Defaults to discarding.
+	Log *slog.Logger
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// ErrUnknownProject is returned (wrapped) for a project a node's configuration does not
+// have as an import project.
+var ErrUnknownProject = errors.New("not an import project of this configuration")
+
+// Stages runs the steps of import jobs. Every method is safe to run again after a crash
+// at any point (see the package documentation) and safe for concurrent use.
+type Stages struct {
+	d Deps
+
+	mu    sync.Mutex
+	gates map[string]chan struct{} // by environment/definition group, see withGroupLock
+	told  map[string]bool          // "left for another node" events recorded, by job
+}
+
+// New returns the stages over d.
+func New(d Deps) *Stages {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Watcher == nil {
+		d.Watcher = ingest.NewWatcher(d.Now)
+	}
+	if d.NodeFresh <= 0 {
+		d.NodeFresh = time.Minute
+	}
+	return &Stages{d: d, gates: map[string]chan struct{}{}, told: map[string]bool{}}
+}
+
+// Attempt is which run of a step this is.
+type Attempt struct {
+	// N is the run, from 1; Max the last one the runner allows.
+	N, Max int
+}
+
+// Last reports whether no run follows this one when it fails.
+func (a Attempt) Last() bool { return a.N >= a.Max }
+
+// SnoozeError asks the runner to run the step again after a while, without counting a
+// failure: the step waits (for F&O, for a file to settle, for a node that knows the
+// project).
+type SnoozeError struct {
+	After time.Duration
+}
+
+func (e *SnoozeError) Error() string { return fmt.Sprintf("waiting %s", e.After) }
+
+func snooze(d time.Duration) error { return &SnoozeError{After: max(d, time.Second)} }
+
+// PermanentError is a failure that running the step again cannot cure; the runner drops
+// the step (River cancels it). What it means for the job is already recorded.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+func permanent(err error) error { return &PermanentError{Err: err} }
+
+// hist is the job history on db, recording this node as the actor of events.
+func (s *Stages) hist(db jobhistory.DBTX) *jobhistory.Store {
+	return jobhistory.NewStore(db).As(s.d.Node)
+}
+
+// staging is the staging area on db.
+func (s *Stages) staging(db staging.DBTX) *staging.Store { return staging.NewStore(db) }
+
+// event records an entry of a job's timeline; a failure to record it is logged, not
+// returned: the timeline must not fail an import.
+func (s *Stages) event(ctx context.Context, job int64, stage StepKind, level, msg string, attrs map[string]any) {
+	if err := s.hist(s.d.DB).AddEvent(ctx, job, string(stage), level, msg, attrs); err != nil {
+		s.d.Log.Warn("recording a job event", "job", job, "err", err)
+	}
+}
+
+// job reads the job a step works on; a job that no longer exists drops the step.
+func (s *Stages) job(ctx context.Context, id int64) (*jobhistory.Job, error) {
+	j, err := s.hist(s.d.DB).Job(ctx, id)
+	if errors.Is(err, jobhistory.ErrJobNotFound) {
+		return nil, permanent(err)
+	}
+	return j, err
+}
+
+// pollSettings are an environment's poll settings.
+func (s *Stages) pollSettings(env string) config.Poll {
+	if e, ok := s.d.Environments[env]; ok {
+		return e.Poll
+	}
+	return config.Poll{Initial: config.Duration(config.DefaultPollInitial), Max: config.Duration(config.DefaultPollMax),
+		Deadline: config.Duration(config.DefaultPollDeadline)}
+}
+
+// admit returns the project a job's step runs with, or leaves the step for another node:
+//
+//   - this node knows the project at the job's version: it runs the step;
+//   - another live node knows that version: the step waits for that node (a node never
+//     fails a job it cannot run; in a rolling deploy the new version reaches the nodes one
+//     after another);
+//   - no live node knows that version but this node knows the project: it adopts the job
+//     at its own version (the project's settings changed while the job ran, and no node is
+//     left with the old ones), and says so on the job's timeline;
+//   - no node knows the project: the step waits for one that does, and says so once.
+//
+// A project this node knows that does not compile (its settings are wrong) is an error
+// that retrying will cure only once they are fixed: the step fails with it.
+func (s *Stages) admit(ctx context.Context, j *jobhistory.Job, step StepKind) (*Project, error) {
+	p, err := s.d.Projects(j.Project)
+	if err != nil && !errors.Is(err, ErrUnknownProject) {
+		return nil, fmt.Errorf("project %s: %w", j.Project, err)
+	}
+	known := err == nil
+	if known && (p.Version == j.ProjectVersion || j.ProjectVersion == "") {
+		return p, nil
+	}
+	var others []string
+	if j.ProjectVersion != "" {
+		var err error
+		if others, err = s.hist(s.d.DB).NodesKnowing(ctx, j.Project, j.ProjectVersion, s.d.Node, s.d.Foreground, s.d.NodeFresh); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case len(others) > 0:
+		s.tellOnce(ctx, j, step, "info", fmt.Sprintf("%s left for node %s, which knows project %s as this job started it (version %s)",
+			step, others[0], j.Project, j.ProjectVersion))
+		return nil, snooze(leaveFor)
+	case known:
+		if err := s.hist(s.d.DB).SetProjectVersion(ctx, j.ID, p.Version); err != nil {
+			return nil, err
+		}
+		s.event(ctx, j.ID, step, "warn", fmt.Sprintf("project %s changed since this job started (version %s, now %s) and no running node has the old settings: going on with the new ones",
+			j.Project, j.ProjectVersion, p.Version), map[string]any{"from": j.ProjectVersion, "to": p.Version})
+		j.ProjectVersion = p.Version
+		return p, nil
+	}
+	s.tellOnce(ctx, j, step, "warn", fmt.Sprintf("no running node knows project %s: %s waits for a node whose configuration has it", j.Project, step))
+	s.d.Log.Warn("a job's step waits for a node that knows its project", "job", j.ID, "project", j.Project, "step", step)
+	return nil, snooze(waitForProject)
+}
+
+// How long a step left for another node waits before it is offered again: long enough
+// for a node that knows it to take it first, short enough that a node that is the only
+// one left takes over soon.
+const (
+	leaveFor       = 3 * time.Second
+	waitForProject = 30 * time.Second
+)
+
+// tellOnce records an event the first time this node leaves a job's step.
+func (s *Stages) tellOnce(ctx context.Context, j *jobhistory.Job, step StepKind, level, msg string) {
+	key := fmt.Sprintf("%d/%s/%s", j.ID, step, msg)
+	s.mu.Lock()
+	told := s.told[key]
+	s.told[key] = true
+	s.mu.Unlock()
+	if !told {
+		s.event(ctx, j.ID, step, level, msg, nil)
+	}
+}

@@ -1,0 +1,177 @@
+package worker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/dmfpipe/dmfpipe/imports"
+	"github.com/dmfpipe/dmfpipe/scheduler"
+)
+
+// Queues. A serve node works the cluster's queues: discover, the stages' and the
+// maintenance queue. A foreground `pipeline run` of project P works only P's foreground
+// queues, "run-<hash of P>-<stage>", where the steps of the jobs it starts go: serve nodes
+// never take them (they may not know P, or reach the run's local files), and a later run
+// of P resumes them. Each stage has a queue of its own, so that its concurrency is its
+// own: ingest is CPU-bound, polls wait.
+
+// stageWorkers is how many jobs of each stage a node runs at once.
+var stageWorkers = map[imports.StepKind]int{
+	// Ingest is CPU-bound (read, map, validate) and runs its own goroutines.
+	imports.StepIngest: 1,
+	// Uploads build and send packages; ImportFromPackage itself is serialised per
+	// definition group (lane) by an advisory lock.
+	imports.StepUpload:   4,
+	imports.StepPoll:     10,
+	imports.StepFinalize: 2,
+	imports.StepNotify:   2,
+}
+
+// queues are the River queues a node works: a foreground run's for project foreground,
+// else the cluster's.
+func queues(foreground string) map[string]river.QueueConfig {
+	qs := map[string]river.QueueConfig{}
+	for kind, n := range stageWorkers {
+		qs[queueOf(kind, foreground)] = river.QueueConfig{MaxWorkers: n}
+	}
+	if foreground == "" {
+		qs[scheduler.Queue] = river.QueueConfig{MaxWorkers: 2}
+		qs[QueueMaintenance] = river.QueueConfig{MaxWorkers: 1}
+	}
+	return qs
+}
+
+// queueOf is the queue of a stage's steps: the cluster's, or project foreground's.
+func queueOf(kind imports.StepKind, foreground string) string {
+	if foreground == "" {
+		return string(kind)
+	}
+	// River queue names are lower-case letters, digits, '-' and '_', at most 64: a
+	// project's name may not be, its hash always is.
+	sum := sha256.Sum256([]byte(foreground))
+	return "run-" + hex.EncodeToString(sum[:6]) + "-" + string(kind)
+}
+
+// riverSteps runs the stages' steps as River jobs (imports.Steps).
+type riverSteps struct{ w *Worker }
+
+// args are a step's River job arguments and insert options: routed to the queue of the
+// step's job (a foreground run's job to that run's queues).
+func (r *riverSteps) args(s imports.Step) (river.JobArgs, *river.InsertOpts, error) {
+	var args river.JobArgs
+	switch s.Kind {
+	case imports.StepIngest:
+		args = IngestArgs{JobID: s.Job.ID}
+	case imports.StepUpload:
+		args = UploadArgs{JobID: s.Job.ID, ChunkNo: s.Chunk}
+	case imports.StepPoll:
+		args = PollArgs{ExecutionID: s.Execution}
+	case imports.StepFinalize:
+		args = FinalizeArgs{JobID: s.Job.ID}
+	case imports.StepNotify:
+		args = NotifyArgs{JobID: s.Job.ID}
+	default:
+		return nil, nil, fmt.Errorf("no runner for a %q step", s.Kind)
+	}
+	opts := args.(river.JobArgsWithInsertOpts).InsertOpts()
+	if s.Job.Foreground {
+		opts.Queue = queueOf(s.Kind, s.Job.Project)
+	}
+	return args, &opts, nil
+}
+
+func (r *riverSteps) Insert(ctx context.Context, tx pgx.Tx, steps ...imports.Step) error {
+	params := make([]river.InsertManyParams, len(steps))
+	for i, s := range steps {
+		args, opts, err := r.args(s)
+		if err != nil {
+			return err
+		}
+		params[i] = river.InsertManyParams{Args: args, InsertOpts: opts}
+	}
+	if len(params) == 1 {
+		if _, err := r.w.client.InsertTx(ctx, tx, params[0].Args, params[0].InsertOpts); err != nil {
+			return fmt.Errorf("inserting the %s step of job %d: %w", steps[0].Kind, steps[0].Job.ID, err)
+		}
+		return nil
+	}
+	if _, err := r.w.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("inserting %d steps of job %d: %w", len(steps), steps[0].Job.ID, err)
+	}
+	return nil
+}
+
+func (r *riverSteps) Offer(ctx context.Context, s imports.Step) (bool, error) {
+	args, opts, err := r.args(s)
+	if err != nil {
+		return false, err
+	}
+	res, err := r.w.client.Insert(ctx, args, opts)
+	if err != nil {
+		return false, err
+	}
+	return !res.UniqueSkippedAsDuplicate, nil
+}
+
+func (r *riverSteps) Name(kind imports.StepKind) string {
+	switch kind {
+	case imports.StepIngest:
+		return IngestArgs{}.Kind()
+	case imports.StepUpload:
+		return UploadArgs{}.Kind()
+	case imports.StepPoll:
+		return PollArgs{}.Kind()
+	case imports.StepFinalize:
+		return FinalizeArgs{}.Kind()
+	}
+	return NotifyArgs{}.Kind()
+}
+
+// hurryPage bounds the River jobs Hurry reads at a time.
+const hurryPage = 1000
+
+// Hurry makes the waiting River jobs of jobs (retries after a failure, snoozed polls)
+// available now, through River's JobRetry. Only retryable and scheduled jobs of the
+// stages' kinds are looked at, and only those whose arguments name one of jobs or
+// executions are retried.
+func (r *riverSteps) Hurry(ctx context.Context, jobs []int64, executions []string) error {
+	params := river.NewJobListParams().
+		States(rivertype.JobStateRetryable, rivertype.JobStateScheduled).
+		Kinds(IngestArgs{}.Kind(), UploadArgs{}.Kind(), PollArgs{}.Kind(), FinalizeArgs{}.Kind(), NotifyArgs{}.Kind()).
+		First(hurryPage)
+	for {
+		res, err := r.w.client.JobList(ctx, params)
+		if err != nil {
+			return fmt.Errorf("listing waiting steps: %w", err)
+		}
+		for _, j := range res.Jobs {
+			var a struct {
+				JobID       int64  `json:"job_id"`
+				ExecutionID string `json:"execution_id"`
+			}
+			if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
+				continue
+			}
+			if !slices.Contains(jobs, a.JobID) && (a.ExecutionID == "" || !slices.Contains(executions, a.ExecutionID)) {
+				continue
+			}
+			if _, err := r.w.client.JobRetry(ctx, j.ID); err != nil {
+				return fmt.Errorf("resuming river job %d: %w", j.ID, err)
+			}
+		}
+		if len(res.Jobs) < hurryPage || res.LastCursor == nil {
+			return nil
+		}
+		params = params.After(res.LastCursor)
+	}
+}
+
+var _ imports.Steps = (*riverSteps)(nil)
