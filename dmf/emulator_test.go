@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -226,7 +227,8 @@ func TestImportPartialErrorsAndFiles(t *testing.T) {
 	var reports [][]dmf.ExecutionError
 	for _, unescaped := range []bool{false, true} {
 		t.Run(fmt.Sprintf("unescaped=%v", unescaped), func(t *testing.T) {
-			b := setup(t, emulator.Config{Quirks: emulator.Quirks{UnescapedErrors: unescaped}}, nil, nil)
+			// One seed for both: the RecordIds (staging RecIds) are then the same.
+			b := setup(t, emulator.Config{Quirks: emulator.Quirks{UnescapedErrors: unescaped}, RandSeed: 1}, nil, nil)
 			rows := customerRows(0, 200, badGroup, tooLong)
 			res := b.importRows(t, "CUST-PARTIAL", rows)
 			require.Equal(t, dmf.StatusPartiallySucceeded, res.Status)
@@ -234,40 +236,134 @@ func TestImportPartialErrorsAndFiles(t *testing.T) {
 
 			rep, err := b.client.CollectErrors(t.Context(), res.ExecutionID, []string{customers})
 			require.NoError(t, err)
-			require.Len(t, rep.Errors, len(skip))
+			rowErrs, results := splitErrors(rep.Errors)
+			require.Len(t, rowErrs, len(skip))
+			assert.Equal(t, []string{"Results. 3 record(s) failed in staging for entity 'Customers V3'.",
+				"Results. 5 record(s) failed in target for entity 'Customers V3'."}, results)
 			byField := map[string]int{}
-			for _, e := range rep.Errors {
-				assert.NotEmpty(t, e.RecordID)
+			for _, e := range rowErrs {
 				byField[e.Field]++
 			}
 			assert.Equal(t, map[string]int{"CUSTOMERGROUPID": 5, "CUSTOMERACCOUNT": 3}, byField)
-			for _, e := range rep.Errors {
+			for _, e := range rowErrs {
 				if e.Field == "CUSTOMERACCOUNT" {
-					assert.Contains(t, e.Message, `"TOO-LONG-ACCOUNT-`, "quotes inside messages survive")
+					assert.Contains(t, e.Message, `for column "CUSTOMERACCOUNT" returned status value 4 and status text "Text was truncated`,
+						"quotes inside messages survive")
 				}
 			}
-			kinds := map[dmf.ErrorFileKind]string{}
+			files := map[dmf.ErrorFileKind][][]string{}
 			for _, f := range rep.Files {
 				assert.Equal(t, customers, f.Entity)
-				var buf bytes.Buffer
-				n, err := b.client.DownloadBlob(t.Context(), f.URL, &buf)
-				require.NoError(t, err)
-				assert.Positive(t, n)
-				kinds[f.Kind] = buf.String()
+				header, records := downloadErrorFile(t, b, f)
+				files[f.Kind] = append([][]string{header}, records...)
 			}
-			require.Contains(t, kinds, dmf.StagingErrorFile)
-			require.Contains(t, kinds, dmf.TargetErrorKeysFile)
+			var wantStaging, wantKeys [][]string
+			for i, r := range rows {
+				if tooLong[i] {
+					wantStaging = append(wantStaging, r)
+				}
+				if badGroup[i] {
+					wantKeys = append(wantKeys, []string{r[0]})
+				}
+			}
+			assert.Equal(t, append([][]string{customerFields}, wantStaging...), files[dmf.StagingErrorFile],
+				"the source rows that failed source-to-staging, every column")
+			assert.Equal(t, append([][]string{{"CUSTOMERACCOUNT"}}, wantKeys...), files[dmf.TargetErrorKeysFile],
+				"the keys of the rows that failed staging-to-target")
 			b.noViolations(t)
 			reports = append(reports, rep.Errors)
 		})
 	}
 	require.Len(t, reports, 2)
 	sortErrs := func(es []dmf.ExecutionError) {
-		slices.SortFunc(es, func(a, b dmf.ExecutionError) int { return strings.Compare(a.RecordID+a.Field, b.RecordID+b.Field) })
+		slices.SortFunc(es, func(a, b dmf.ExecutionError) int {
+			return strings.Compare(a.RecordID+a.Field+a.Message, b.RecordID+b.Field+b.Message)
+		})
 	}
 	sortErrs(reports[0])
 	sortErrs(reports[1])
 	assert.Equal(t, reports[0], reports[1], "the lenient parse of unescaped errors equals the strict one")
+}
+
+// TestErrorsOfAnImportAreNotByPosition is the case that once passed by coincidence: a
+// 5,000-row package with 25 rows in an unknown customer group. F&O names the rows by
+// staging RecId, which says nothing of their position; only the target error keys file
+// says which rows failed.
+func TestErrorsOfAnImportAreNotByPosition(t *testing.T) {
+	t.Parallel()
+	b := setup(t, emulator.Config{RandSeed: 5000}, nil, nil)
+	bad := map[int]bool{}
+	want := map[string]bool{}
+	for i := range 25 {
+		bad[i*i*7+i] = true // 0 .. 4224, denser at the start
+	}
+	rows := customerRows(0, 5000, bad, nil)
+	for i := range bad {
+		want[rows[i][0]] = true
+	}
+	res := b.importRows(t, "CUST-5000", rows)
+	require.Equal(t, dmf.StatusPartiallySucceeded, res.Status)
+	assert.Len(t, b.em.Rows(customers, "USMF"), 5000-25)
+
+	rep, err := b.client.CollectErrors(t.Context(), res.ExecutionID, []string{customers})
+	require.NoError(t, err)
+	rowErrs, results := splitErrors(rep.Errors)
+	assert.Equal(t, []string{"Results. 25 record(s) failed in target for entity 'Customers V3'."}, results)
+	require.Len(t, rowErrs, 25)
+	asPosition := 0
+	for _, e := range rowErrs {
+		assert.Equal(t, dmf.ExecutionError{RecordID: e.RecordID, Field: "CUSTOMERGROUPID",
+			Message: "The value '99' in field 'Customer group' is not found in the relating table 'Customer groups'."}, e)
+		n, err := strconv.ParseInt(e.RecordID, 10, 64)
+		require.NoError(t, err)
+		if pos := n - 5637144576; pos >= 1 && pos <= 5000 && bad[int(pos)-1] {
+			asPosition++
+		}
+	}
+	assert.Zero(t, asPosition, "no RecordId read as base+position names a failed row")
+
+	require.Len(t, rep.Files, 1, "nothing failed source-to-staging")
+	require.Equal(t, dmf.TargetErrorKeysFile, rep.Files[0].Kind)
+	header, records := downloadErrorFile(t, b, rep.Files[0])
+	assert.Equal(t, []string{"CUSTOMERACCOUNT"}, header)
+	got := map[string]bool{}
+	for _, r := range records {
+		got[r[0]] = true
+	}
+	assert.Len(t, records, 25)
+	assert.Equal(t, want, got, "exactly the keys of the failed rows")
+}
+
+// splitErrors separates the messages of staged rows (they have a RecordId) from the
+// lines of the execution, which name no row.
+func splitErrors(errs []dmf.ExecutionError) (rows []dmf.ExecutionError, lines []string) {
+	for _, e := range errs {
+		if e.RecordID == "" {
+			lines = append(lines, e.Message)
+		} else {
+			rows = append(rows, e)
+		}
+	}
+	return rows, lines
+}
+
+// downloadErrorFile downloads an error file and reads it with dmf.ErrorFileReader.
+func downloadErrorFile(t *testing.T, b *bundle, f dmf.ErrorFile) (header []string, records [][]string) {
+	t.Helper()
+	var buf bytes.Buffer
+	_, err := b.client.DownloadBlob(t.Context(), f.URL, &buf)
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(buf.Bytes(), []byte{0xFF, 0xFE}), "CSV-Unicode: UTF-16 LE with BOM")
+	r, err := dmf.NewErrorFileReader(&buf)
+	require.NoError(t, err)
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return r.Header(), records
+		}
+		require.NoError(t, err)
+		records = append(records, slices.Clone(rec.Values))
+	}
 }
 
 func seedCustomers(em *emulator.Emulator, rows [][]string) {
@@ -399,8 +495,9 @@ func TestRecurringImportBothStatusSpellings(t *testing.T) {
 			execID, err := b.client.GetExecutionIDByMessageID(t.Context(), id)
 			require.NoError(t, err)
 			require.NotEmpty(t, execID)
-			errs, err := b.client.GetExecutionErrors(t.Context(), execID)
+			all, err := b.client.GetExecutionErrors(t.Context(), execID)
 			require.NoError(t, err)
+			errs, _ := splitErrors(all)
 			require.Len(t, errs, 1)
 			assert.Equal(t, "CUSTOMERGROUPID", errs[0].Field)
 
@@ -473,7 +570,9 @@ func fullRoundTrip(t *testing.T, b *bundle, n int) {
 	require.Equal(t, dmf.StatusPartiallySucceeded, res.Status)
 	rep, err := b.client.CollectErrors(t.Context(), res.ExecutionID, []string{customers})
 	require.NoError(t, err)
-	assert.Len(t, rep.Errors, 2)
+	rowErrs, results := splitErrors(rep.Errors)
+	assert.Len(t, rowErrs, 2)
+	assert.Len(t, results, 1)
 	assertCustomers(t, b.em, rows, bad)
 
 	b.em.AddExportProject(emulator.ExportProject{DefinitionGroup: "CUST-FAULTS-EXPORT", Entity: customers})

@@ -11,8 +11,10 @@ import (
 
 // ExecutionError is one entry of GetExecutionErrors (§2.6).
 type ExecutionError struct {
-	// RecordID identifies the failing record (F&O's staging record id, or the
-	// source line, depending on the step).
+	// RecordID is the RecId F&O gave the failing row in the entity's staging table
+	// (§2.6), empty for a message about the execution. It is not the row's position
+	// in the package and cannot be predicted: place a message on a row only by the
+	// keys it names or by the error files (ErrorFileReader).
 	RecordID string
 	// Field is the entity field at fault; often empty.
 	Field string

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -218,7 +219,7 @@ func (e *Emulator) actionGenerateKeysFile(w http.ResponseWriter, r *http.Request
 	}
 	if run.keysState == keysNone {
 		var buf bytes.Buffer
-		keys := run.targetErrKeys
+		keys := sortedKeys(run.targetErrKeys)
 		_ = writeCSVUnicode(&buf, run.ent.KeyFields, func(write func([]string) error) error {
 			for _, k := range keys {
 				if err := write(k); err != nil {
@@ -232,6 +233,21 @@ func (e *Emulator) actionGenerateKeysFile(w http.ResponseWriter, r *http.Request
 		run.keysState = keysGenerating
 	}
 	writeValue(w, r, edmBoolean, true)
+}
+
+// sortedKeys orders entity keys as the staging table's key index does (case-insensitive
+// key order), which is neither the order of the file nor that of the RecIds.
+func sortedKeys(keys [][]string) [][]string {
+	out := slices.Clone(keys)
+	slices.SortStableFunc(out, func(a, b []string) int {
+		for i := range min(len(a), len(b)) {
+			if c := strings.Compare(strings.ToUpper(a[i]), strings.ToUpper(b[i])); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(len(a), len(b))
+	})
+	return out
 }
 
 // actionKeysFileURL answers GetImportTargetErrorKeysFileUrl: "" until generated (the

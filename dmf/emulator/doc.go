@@ -57,13 +57,100 @@
 // column counts) go to the staging error file; staging-to-target errors (mandatory and
 // conditional fields, customer and vendor group and sales-order foreign keys, duplicate
 // keys within the file, unbalanced journal vouchers) go to the target error keys file.
-// Both produce GetExecutionErrors entries whose RecordId is 5637144576 plus the data row
-// number. Valid rows are upserted by entity key per legal entity (keys compare
+// Valid rows are upserted by entity key per legal entity (keys compare
 // case-insensitively); number-sequence fields (journal batch and voucher, sales line lot
 // ID) replace placeholders with generated numbers, so journals and lines are never
 // merged. RunBusinessLogic, RunBusinessValidation and the Fail*OnError flags are not
 // modelled. The first GetImportTargetErrorKeysFileUrl after GenerateImportTargetErrorKeysFile
 // answers "" (generating); later calls answer the URL.
+//
+// # Errors
+//
+// Confidence tags are those of dmf-api.md: [C] Microsoft documentation or code, [O]
+// observed in public client code or posts, [I] the emulator's reading or choice.
+//
+// RecordId. GetExecutionErrors names a row by its staging RecId: the RecId F&O gave the
+// row in the entity's staging table when it staged the package, unrelated to the row's
+// position, which a client cannot predict (§2.6 [I]; that DMF logs a row's messages
+// under its staging RecId, DMFStagingValidationLog::insertLogs(..., staging.RecId, ...),
+// is in a public D365 developer cheat sheet, anderson-joyle/D365O-Cheatsheet [O]). The
+// emulator numbers so that no client can take a RecordId for a position [I]: one
+// sequence per staging table (entity), shared by every execution and legal entity and
+// never reused, starting at a seeded point between 5637144576 (F&O's first RecId) and
+// 2^30 above it; a file is staged in bundles of consecutive rows (at least 8 bundles,
+// at most 100 rows each, so a 7-row file has 7 bundles of one row), numbered bundle by
+// bundle in a shuffled order, as parallel tasks finish, with up to 16 RecIds lost
+// after each bundle and up to 250 after each file (RecId blocks reserved and not used).
+// Config.RandSeed fixes all of it for a given sequence of imports; each table draws
+// from its own stream, so imports of other entities do not move its numbers. A row
+// keeps its RecordId in every message about it, in both steps and in the admin API; a
+// row that fails source-to-staging also has one (the emulator's choice: F&O keeps such
+// rows out of staging and documents no RecordId for them [I]).
+//
+// Order. Per entity in the order the entities ran: the row messages of source-to-staging
+// by RecordId, that step's results line, the row messages of staging-to-target by
+// RecordId, that step's results line, then a failure of the whole entity [I]. A row with
+// several problems has several entries.
+//
+// Messages and Field, by kind (Field is the staging field name, upper case, or empty
+// when the message is about the record, the file or the execution [I]):
+//
+//   - Mandatory field, staging-to-target, Field = the field, names no key:
+//     "Field 'Customer group' must be filled in." ([O]: the text a public F&O UI
+//     automation tool matches, repository not identified; the field by its label). A
+//     conditional rule (PARTYTYPE Organization needs ORGANIZATIONNAME; an address
+//     description needs the country) gives the same text. A rule that needs one of
+//     several fields: "At least one of the fields 'First name', 'Middle name', 'Last
+//     name' must be filled in." [I]
+//   - Missing related record, staging-to-target, Field = the field, names the value and
+//     not the record: "The value '99' in field 'Customer group' is not found in the
+//     relating table 'Customer groups'." ([I]: the wording of F&O's relation check).
+//   - Duplicate key (a key repeated in the file; keys compare case-insensitively), the
+//     later row fails staging-to-target, Field empty, names the key values as the row
+//     has them: "Cannot create a record in Customers (CustTable). Customer account:
+//     c001. The record already exists." ([C]: the shape of KB 4611825, Microsoft's
+//     supply-chain/troubleshooting/products/cannot-import-with-r.md, "Cannot create a
+//     record in Items - tracking dimension groups (EcoResTrackingDimensionGroupItem).
+//     Item number: 2040663, Batch. The record already exists."; [O] the same tool's
+//     "Cannot create a record in Translations (LanguageTxt). Language: en-us. The record
+//     already exists."; the table label and name per entity and "Label, Label: value,
+//     value" for several key fields are [I]). F&O may instead fail staging of the whole
+//     entity on a key repeated in one file (DMF1959, [C R17]); the emulator does not.
+//   - Unbalanced voucher (General journal), staging-to-target, every row of the voucher,
+//     Field empty, names the voucher and date, not the line: "The transactions on voucher
+//     000002 do not balance as per 1/31/2025. (accounting currency: 5.00 - reporting
+//     currency: 5.00)" ([I]: the ledger's posting check; F&O itself checks balance when
+//     posting, not on import).
+//   - Value that does not convert (decimal, integer, date, enum name), source-to-staging,
+//     Field = the column, names neither value nor record: "Data conversion failed. The
+//     data conversion for column "CREDITLIMIT" returned status value 2 and status text
+//     "The value could not be converted because of a potential loss of data.". Text
+//     longer than the field: the same with status value 4 and "Text was truncated or one
+//     or more characters had no match in the target code page." ([I]: SSIS's wording;
+//     DMF stages delimited files through SSIS, DMF2016/DMF2018 [C R17]).
+//   - Row with too many or too few values, source-to-staging, Field empty: "DMF2018:
+//     Column has invalid data. The row has 7 values and the header 6 columns." ([C R17]
+//     code and cause; the wording is [I]).
+//   - Results line, per entity and step with failed rows, RecordId and Field empty:
+//     "Results. 25 record(s) failed in target for entity 'Customers V3'." (or "in
+//     staging"; [I]).
+//   - Failure of a whole entity or execution, RecordId and Field empty: the file is not
+//     Unicode ("Selected file is not Unicode...", [O R33]), a mapped column is missing
+//     (DMF2022, [C R17]), concurrent imports of a project (DMF2025, [C R17]), a CSV that
+//     cannot be parsed (an LF line end [O R33]), an unsupported source format.
+//
+// Error files, both CSV-Unicode: UTF-16 LE with BOM, comma-separated, RFC 4180 quoting,
+// CRLF, a header row (§2.7, §4.6 [C R1; format I]); both answer "" or false when the
+// step had no failed row, and their URLs are SAS URLs of the blob store.
+//
+//   - Staging error file (GetImportStagingErrorFileUrl): the input rows that failed
+//     source-to-staging, in file order, with the data file's header and every column as
+//     the file had it, keys included.
+//   - Target error keys file (GenerateImportTargetErrorKeysFile, then
+//     GetImportTargetErrorKeysFileUrl): one column per entity key field (staging names,
+//     without dataAreaId), one record per row that failed staging-to-target, in key
+//     order (case-insensitive, as the staging table's key index returns them [I]):
+//     neither the order of the file nor that of the RecordIds.
 //
 // # Exports
 //

@@ -66,7 +66,9 @@ type Config struct {
 	// Now is the clock for token expiry, SAS expiry, recurring invisibility and IDs.
 	// Defaults to time.Now.
 	Now func() time.Time
-	// RandSeed seeds fault injection; 0 picks a random seed.
+	// RandSeed seeds fault injection and the staging RecIds of GetExecutionErrors (where
+	// each staging table's sequence starts, how rows are bundled and where its gaps
+	// fall); 0 picks a random seed.
 	RandSeed uint64
 	// Logger receives execution and request events. Defaults to a discarding logger.
 	Logger *slog.Logger
@@ -159,8 +161,9 @@ type Emulator struct {
 	randMu sync.Mutex
 	rnd    *mrand.Rand
 
-	blobs *blobStore
-	rows  *rowStore
+	blobs  *blobStore
+	rows   *rowStore
+	recIDs *recIDSequences
 
 	mu            sync.Mutex
 	tokens        map[string]time.Time
@@ -232,6 +235,7 @@ func New(cfg Config) *Emulator {
 		rnd:           mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		blobs:         newBlobStore(),
 		rows:          newRowStore(),
+		recIDs:        newRecIDSequences(seed),
 		tokens:        map[string]time.Time{},
 		executions:    map[string]*execution{},
 		groups:        map[string]*defGroup{},

@@ -32,10 +32,6 @@ const (
 	entityCanceled  = "Canceled"
 )
 
-// recordIDBase makes GetExecutionErrors record IDs look like staging RecIds; the data
-// row number (1 = first row after the header) is added to it.
-const recordIDBase = 5637144576
-
 // Execution kinds.
 const (
 	KindImport = "import"
@@ -193,6 +189,16 @@ func isTerminal(s string) bool {
 		return true
 	}
 	return false
+}
+
+// addErrors appends entries in order; dropped counts entries beyond the cap that were
+// not kept.
+func (ex *execution) addErrors(list []ExecutionError, dropped int) {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	ex.errorCount += len(list) + dropped
+	keep := min(len(list), max(0, maxErrorsPerExecution-len(ex.errors)))
+	ex.errors = append(ex.errors, list[:keep]...)
 }
 
 func (ex *execution) addError(recordID, field, msg string) {

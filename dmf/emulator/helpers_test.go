@@ -224,6 +224,19 @@ func (b *bundle) errors(id string) []executionError {
 	return errs
 }
 
+// splitErrors separates the messages of staged rows (they have a RecordId) from the
+// lines of the execution, which name no row.
+func splitErrors(errs []executionError) (rows []executionError, lines []string) {
+	for _, e := range errs {
+		if e.RecordID == "" {
+			lines = append(lines, e.ErrorMessage)
+		} else {
+			rows = append(rows, e)
+		}
+	}
+	return rows, lines
+}
+
 // entitySpec is one entity of a test package.
 type entitySpec struct {
 	name         string      // EntityName (DMF label)

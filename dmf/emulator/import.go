@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dmfpipe/dmfpipe/dmf/catalog"
 )
@@ -203,9 +205,7 @@ func (e *Emulator) importEntity(ex *execution, run *entityRun) {
 
 	ld := &loader{e: e, ex: ex, run: run, ent: run.ent}
 	fatal := ld.load()
-	if fatal != "" {
-		ex.addError("", "", fatal)
-	}
+	ld.report(fatal)
 	now := e.now()
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
@@ -239,17 +239,68 @@ type loader struct {
 	seen         map[string]struct{}
 	lists        map[string]map[string]bool
 	pending      []pendingRow
+
+	// rows counts the data rows read. stagingMsgs and targetMsgs are the row messages
+	// of the two steps; once the entity is done and its rows have their staging
+	// RecIds, report lists them. dropped counts those beyond the cap.
+	rows                    int
+	stagingMsgs, targetMsgs []rowMessage
+	dropped                 int
 }
 
 type colMap struct{ col, field int }
 
 type pendingRow struct {
-	recID string
-	key   string
-	vals  []string
+	pos  int
+	key  string
+	vals []string
 }
 
 type fieldError struct{ field, msg string }
+
+// rowMessage is a GetExecutionErrors entry of the data row at pos.
+type rowMessage struct {
+	pos int
+	fieldError
+}
+
+// note keeps the messages of one row for report.
+func (ld *loader) note(msgs *[]rowMessage, pos int, errs []fieldError) {
+	for _, fe := range errs {
+		if len(ld.stagingMsgs)+len(ld.targetMsgs) >= maxErrorsPerExecution {
+			ld.dropped++
+			continue
+		}
+		*msgs = append(*msgs, rowMessage{pos, fe})
+	}
+}
+
+// report numbers the staged rows and adds the entity's messages to the execution as
+// F&O lists them: each step's row messages by staging RecId, then the step's results
+// line, then a failure of the whole entity.
+func (ld *loader) report(fatal string) {
+	ld.ex.mu.Lock()
+	stagingFailed, targetFailed := ld.run.stagingErrors, ld.run.targetErr
+	ld.ex.mu.Unlock()
+	ids := ld.e.recIDs.stage(ld.ent.AOTName, ld.rows)
+	var out []ExecutionError
+	add := func(msgs []rowMessage, failed int64, step string) {
+		slices.SortStableFunc(msgs, func(a, b rowMessage) int { return cmp.Compare(ids.of(a.pos), ids.of(b.pos)) })
+		for _, m := range msgs {
+			out = append(out, ExecutionError{RecordID: strconv.FormatInt(ids.of(m.pos), 10), Field: m.field, ErrorMessage: m.msg})
+		}
+		if failed > 0 {
+			out = append(out, ExecutionError{ErrorMessage: msgStepResults(failed, step, ld.ent.DMFName)})
+		}
+	}
+	add(ld.stagingMsgs, stagingFailed, "staging")
+	add(ld.targetMsgs, targetFailed, "target")
+	if fatal != "" {
+		out = append(out, ExecutionError{ErrorMessage: fatal})
+	}
+	ld.ex.addErrors(out, ld.dropped)
+	ld.stagingMsgs, ld.targetMsgs = nil, nil
+}
 
 // load reads the data file; it returns a message when the whole entity fails.
 func (ld *loader) load() string {
@@ -296,6 +347,7 @@ func (ld *loader) load() string {
 			continue // blank line
 		}
 		rowNum++
+		ld.rows = rowNum
 		if rowNum%1024 == 0 && ld.ex.ctx.Err() != nil {
 			return ""
 		}
@@ -350,11 +402,10 @@ func (ld *loader) mapColumns(header []string) string {
 // staging-to-target checks and the upsert.
 func (ld *loader) row(rec []string, rowNum int) {
 	ex, run, ent := ld.ex, ld.run, ld.ent
-	recID := strconv.FormatInt(recordIDBase+int64(rowNum), 10)
 	vals := make([]string, len(ent.Fields))
 	var errs []fieldError
 	if len(rec) != len(run.header) {
-		errs = append(errs, fieldError{"", fmt.Sprintf("Row %d has %d columns; the header has %d.", rowNum, len(rec), len(run.header))})
+		errs = append(errs, fieldError{"", msgColumnCount(len(rec), len(run.header))})
 	} else {
 		for _, c := range ld.cols {
 			vals[c.field] = rec[c.col]
@@ -372,9 +423,7 @@ func (ld *loader) row(rec []string, rowNum int) {
 		}
 	}
 	if len(errs) > 0 {
-		for _, fe := range errs {
-			ex.addError(recID, fe.field, fe.msg)
-		}
+		ld.note(&ld.stagingMsgs, rowNum, errs)
 		ex.mu.Lock()
 		run.staged++
 		run.stagingErrors++
@@ -390,11 +439,11 @@ func (ld *loader) row(rec []string, rowNum int) {
 	}
 	key, errs := ld.targetChecks(vals)
 	if len(errs) > 0 {
-		ld.targetFailed(recID, vals, errs)
+		ld.targetFailed(rowNum, vals, errs)
 		return
 	}
 	if ent.Balance != nil {
-		ld.pending = append(ld.pending, pendingRow{recID: recID, key: key, vals: vals})
+		ld.pending = append(ld.pending, pendingRow{pos: rowNum, key: key, vals: vals})
 		return
 	}
 	ld.write(key, vals)
@@ -412,7 +461,7 @@ func (ld *loader) targetChecks(vals []string) (string, []fieldError) {
 	}
 	for i, f := range ent.Fields {
 		if f.Mandatory && vals[i] == "" && !(ld.generated[i] && !f.AutoGenerate) {
-			errs = append(errs, fieldError{f.StagingName, fmt.Sprintf("Field '%s' must be filled in.", f.StagingName)})
+			errs = append(errs, fieldError{f.StagingName, msgMustBeFilledIn(ent, f.StagingName)})
 		}
 	}
 	if len(errs) > 0 {
@@ -428,15 +477,13 @@ func (ld *loader) targetChecks(vals []string) (string, []fieldError) {
 	}
 	for i, f := range ent.Fields {
 		if f.Ref != nil && vals[i] != "" && !ld.refExists(f.Ref, vals[i]) {
-			errs = append(errs, fieldError{f.StagingName, fmt.Sprintf(
-				"The value '%s' in field '%s' is not found in the related table '%s'.", vals[i], f.StagingName, f.Ref.Label)})
+			errs = append(errs, fieldError{f.StagingName, msgNotInRelatedTable(ent, f.StagingName, vals[i], f.Ref.Label)})
 		}
 	}
 	key := rowKey(ent, vals)
 	if len(errs) == 0 {
 		if _, dup := ld.seen[key]; dup {
-			errs = append(errs, fieldError{ent.KeyFields[0], fmt.Sprintf(
-				"Cannot create a record in %s (%s). The record already exists: %s.", ent.DMFName, ent.AOTName, describeKey(ent, vals))})
+			errs = append(errs, fieldError{"", msgRecordExists(ent, vals)})
 		} else {
 			ld.seen[key] = struct{}{}
 		}
@@ -473,14 +520,10 @@ func checkRule(ent *catalog.Entity, rule catalog.Rule, vals []string) []fieldErr
 	if !applies {
 		return nil
 	}
-	cond := rule.WhenField + " is " + when
-	if rule.WhenNotEmpty {
-		cond = rule.WhenField + " is filled in"
-	}
 	var errs []fieldError
 	for _, f := range rule.RequireAll {
 		if vals[ent.FieldIndex(f)] == "" {
-			errs = append(errs, fieldError{f, fmt.Sprintf("Field '%s' must be filled in when %s.", f, cond)})
+			errs = append(errs, fieldError{f, msgMustBeFilledIn(ent, f)})
 		}
 	}
 	if len(rule.RequireAny) > 0 {
@@ -489,8 +532,7 @@ func checkRule(ent *catalog.Entity, rule catalog.Rule, vals []string) []fieldErr
 			some = some || vals[ent.FieldIndex(f)] != ""
 		}
 		if !some {
-			errs = append(errs, fieldError{rule.RequireAny[0], fmt.Sprintf("At least one of %s must be filled in when %s.",
-				strings.Join(rule.RequireAny, ", "), cond)})
+			errs = append(errs, fieldError{rule.RequireAny[0], msgOneMustBeFilledIn(ent, rule.RequireAny)})
 		}
 	}
 	return errs
@@ -520,14 +562,6 @@ func (ld *loader) refExists(ref *catalog.Ref, v string) bool {
 	return ok && t.has(strings.ToUpper(v))
 }
 
-func describeKey(ent *catalog.Entity, vals []string) string {
-	parts := make([]string, len(ent.KeyFields))
-	for i, k := range ent.KeyFields {
-		parts[i] = fmt.Sprintf("%s '%s'", k, vals[ent.FieldIndex(k)])
-	}
-	return strings.Join(parts, ", ")
-}
-
 func keyValues(ent *catalog.Entity, vals []string) []string {
 	out := make([]string, len(ent.KeyFields))
 	for i, k := range ent.KeyFields {
@@ -536,10 +570,8 @@ func keyValues(ent *catalog.Entity, vals []string) []string {
 	return out
 }
 
-func (ld *loader) targetFailed(recID string, vals []string, errs []fieldError) {
-	for _, fe := range errs {
-		ld.ex.addError(recID, fe.field, fe.msg)
-	}
+func (ld *loader) targetFailed(pos int, vals []string, errs []fieldError) {
+	ld.note(&ld.targetMsgs, pos, errs)
 	ld.ex.mu.Lock()
 	ld.run.targetErr++
 	ld.run.targetErrKeys = append(ld.run.targetErrKeys, keyValues(ld.ent, vals))
@@ -603,13 +635,10 @@ func (ld *loader) flushBalanced() {
 			ld.write(p.key, p.vals)
 			continue
 		}
-		var where []string
-		for _, g := range b.GroupBy {
-			where = append(where, fmt.Sprintf("%s '%s'", g, p.vals[ent.FieldIndex(g)]))
-		}
-		ld.targetFailed(p.recID, p.vals, []fieldError{{b.GroupBy[len(b.GroupBy)-1], fmt.Sprintf(
-			"The transactions on %s do not balance: debit %s, credit %s.",
-			strings.Join(where, ", "), s.debit.FloatString(2), s.credit.FloatString(2))}})
+		var diff big.Rat
+		diff.Sub(&s.debit, &s.credit)
+		voucher := p.vals[ent.FieldIndex(b.GroupBy[len(b.GroupBy)-1])]
+		ld.targetFailed(p.pos, p.vals, []fieldError{{"", msgUnbalanced(voucher, usDate(ent, p.vals), diff.FloatString(2))}})
 	}
 	ld.pending = nil
 }
@@ -622,4 +651,17 @@ func addDecimal(sum *big.Rat, v string) {
 	if _, ok := x.SetString(strings.TrimPrefix(v, "+")); ok {
 		sum.Add(sum, &x)
 	}
+}
+
+// usDate is a row's TRANSDATE as en-US F&O shows a date (M/d/yyyy), or "" without one.
+func usDate(ent *catalog.Entity, vals []string) string {
+	i := ent.FieldIndex("TRANSDATE")
+	if i < 0 {
+		return ""
+	}
+	t, err := time.Parse("2006-01-02", vals[i])
+	if err != nil {
+		return vals[i]
+	}
+	return t.Format("1/2/2006")
 }

@@ -2,7 +2,10 @@ package emulator_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -37,17 +40,35 @@ func TestImportGoodAndBadRows(t *testing.T) {
 	assert.Equal(t, "Organization", got[1]["PARTYTYPE"], "enum names are stored in catalog spelling")
 	assert.Equal(t, `Quote "Q" Inc`, got[1]["ORGANIZATIONNAME"])
 
+	// GetExecutionErrors: each step's row messages in staging RecId order, then the
+	// step's results line. RecordIds are staging RecIds, not positions in the file.
 	errs := b.errors(id)
-	byRecord := map[string][]string{}
-	for _, e := range errs {
-		byRecord[e.RecordID] = append(byRecord[e.RecordID], e.Field+": "+e.ErrorMessage)
+	require.Len(t, errs, 7)
+	lossOfData := `returned status value 2 and status text "The value could not be converted because of a potential loss of data.".`
+	assert.ElementsMatch(t, []string{
+		`PARTYTYPE: Data conversion failed. The data conversion for column "PARTYTYPE" ` + lossOfData,
+		`CREDITLIMIT: Data conversion failed. The data conversion for column "CREDITLIMIT" ` + lossOfData,
+	}, fieldMessages(errs[:2]))
+	assert.Equal(t, executionError{ErrorMessage: "Results. 2 record(s) failed in staging for entity 'Customers V3'."}, errs[2])
+	assert.ElementsMatch(t, []string{
+		"CUSTOMERGROUPID: The value '99' in field 'Customer group' is not found in the relating table 'Customer groups'.",
+		"ORGANIZATIONNAME: Field 'Organization name' must be filled in.",
+		": Cannot create a record in Customers (CustTable). Customer account: c001. The record already exists.",
+	}, fieldMessages(errs[3:6]))
+	assert.Equal(t, executionError{ErrorMessage: "Results. 3 record(s) failed in target for entity 'Customers V3'."}, errs[6])
+	recIDs := map[int64]bool{}
+	for _, step := range [][]executionError{errs[:2], errs[3:6]} {
+		prev := int64(0)
+		for _, e := range step {
+			n, err := strconv.ParseInt(e.RecordID, 10, 64)
+			require.NoError(t, err)
+			assert.GreaterOrEqual(t, n, int64(5637144576))
+			assert.Greater(t, n, prev, "by RecId within a step")
+			prev = n
+			recIDs[n] = true
+		}
 	}
-	assert.Len(t, byRecord, 5)
-	assert.Contains(t, byRecord["5637144578"][0], "CUSTOMERGROUPID: The value '99'")
-	assert.Contains(t, byRecord["5637144579"][0], "PARTYTYPE")
-	assert.Contains(t, byRecord["5637144580"][0], "CREDITLIMIT")
-	assert.Contains(t, byRecord["5637144581"][0], "ORGANIZATIONNAME")
-	assert.Contains(t, byRecord["5637144582"][0], "already exists")
+	assert.Len(t, recIDs, 5, "one RecId per failed row")
 
 	info, ok := b.em.Execution(id)
 	require.True(t, ok)
@@ -76,8 +97,17 @@ func TestImportGoodAndBadRows(t *testing.T) {
 	keysURL := b.str("GetImportTargetErrorKeysFileUrl", params)
 	require.NotEmpty(t, keysURL)
 	resp = b.do(http.MethodGet, keysURL, nil, nil, false)
-	assert.Equal(t, "CUSTOMERACCOUNT\r\nC002\r\nC005\r\nc001\r\n", decodeUTF16(t, readAll(t, resp)))
+	assert.Equal(t, "CUSTOMERACCOUNT\r\nc001\r\nC002\r\nC005\r\n", decodeUTF16(t, readAll(t, resp)), "in key order")
 	assert.Empty(t, b.em.Stats().ProtocolViolations)
+}
+
+// fieldMessages formats entries as "FIELD: message".
+func fieldMessages(errs []executionError) []string {
+	out := make([]string, len(errs))
+	for i, e := range errs {
+		out[i] = e.Field + ": " + e.ErrorMessage
+	}
+	return out
 }
 
 func TestReimportUpdatesInsteadOfDuplicating(t *testing.T) {
@@ -303,9 +333,12 @@ func TestGeneralJournal(t *testing.T) {
 	assert.Equal(t, got[0]["JOURNALBATCHNUMBER"], got[1]["JOURNALBATCHNUMBER"])
 	assert.Equal(t, got[0]["VOUCHER"], got[1]["VOUCHER"])
 	assert.Equal(t, "2025-01-31", got[1]["TRANSDATE"], "dates are stored as ISO")
-	errs := b.errors(id)
+	errs, lines := splitErrors(b.errors(id))
 	require.Len(t, errs, 1)
-	assert.Contains(t, errs[0].ErrorMessage, "do not balance")
+	assert.Equal(t, "The transactions on voucher 000002 do not balance as per 1/31/2025. (accounting currency: 5.00 - reporting currency: 5.00)",
+		errs[0].ErrorMessage, "the voucher's number replaced its placeholder")
+	assert.Empty(t, errs[0].Field)
+	assert.Equal(t, []string{"Results. 1 record(s) failed in target for entity 'General journal'."}, lines)
 
 	// A re-import creates a new batch: journals are not idempotent.
 	id = b.importPackage(buildPackage(t, pkgSpec{group: "GJ", entities: []entitySpec{{name: "General journal", header: header, rows: rows[:2]}}}), "GJ", "USMF", "")
@@ -335,9 +368,11 @@ func TestSalesOrderLinesNeedTheirHeader(t *testing.T) {
 	got := b.em.Rows("Sales order lines V2", "USMF")
 	require.Len(t, got, 2)
 	assert.NotEqual(t, got[0]["INVENTORYLOTID"], got[1]["INVENTORYLOTID"], "lot IDs come from a number sequence")
-	errs := b.errors(id)
+	errs, results := splitErrors(b.errors(id))
 	require.Len(t, errs, 1)
 	assert.Equal(t, "SALESORDERNUMBER", errs[0].Field)
+	assert.Equal(t, "The value 'SO-2' in field 'Sales order' is not found in the relating table 'Sales orders'.", errs[0].ErrorMessage)
+	assert.Equal(t, []string{"Results. 1 record(s) failed in target for entity 'Sales order lines V2'."}, results)
 }
 
 func TestUnescapedErrorsQuirk(t *testing.T) {
@@ -348,7 +383,7 @@ func TestUnescapedErrorsQuirk(t *testing.T) {
 	raw := b.str("GetExecutionErrors", map[string]string{"executionId": id})
 	var strict []executionError
 	assert.Error(t, json.Unmarshal([]byte(raw), &strict), "the quirk breaks strict parsers: %s", raw)
-	assert.Contains(t, raw, `"ErrorMessage":"The value "Company"`)
+	assert.Contains(t, raw, `"ErrorMessage":"Data conversion failed. The data conversion for column "PARTYTYPE" returned`)
 }
 
 func TestUnknownAndInvalidParameters(t *testing.T) {
@@ -365,4 +400,116 @@ func TestUnknownAndInvalidParameters(t *testing.T) {
 	assert.Equal(t, "Unknown", b.str("GetExecutionSummaryStatus", map[string]string{"executionId": "never"}))
 	assert.Equal(t, "[]", b.str("GetExecutionErrors", map[string]string{"executionId": "never"}))
 	assert.Len(t, b.em.Stats().ProtocolViolations, 1)
+}
+
+// badGroupRows is a Customers V3 file of n rows in which the rows at the indexes of bad
+// have a customer group that does not exist.
+func badGroupRows(prefix string, n int, bad map[int]bool) [][]string {
+	rows := make([][]string, n)
+	for i := range rows {
+		group := []string{"10", "20", "30"}[i%3]
+		if bad[i] {
+			group = "99"
+		}
+		rows[i] = []string{fmt.Sprintf("%s%06d", prefix, i), fmt.Sprintf("Customer %d", i), group, "USD", "Organization", ""}
+	}
+	return rows
+}
+
+// recordIDs parses the RecordIds of row messages.
+func recordIDs(t *testing.T, errs []executionError) []int64 {
+	t.Helper()
+	out := make([]int64, len(errs))
+	for i, e := range errs {
+		n, err := strconv.ParseInt(e.RecordID, 10, 64)
+		require.NoError(t, err, e.RecordID)
+		out[i] = n
+	}
+	return out
+}
+
+func TestRecordIDsAreStagingRecIDsNotPositions(t *testing.T) {
+	t.Parallel()
+	b := setup(t, emulator.Config{RandSeed: 20250131})
+	bad := map[int]bool{}
+	var badPositions []int64 // 1-based data row numbers
+	var badKeys []string
+	for i := range 25 {
+		idx := 13 + i*197
+		bad[idx] = true
+		badPositions = append(badPositions, int64(idx+1))
+		badKeys = append(badKeys, fmt.Sprintf("C%06d", idx))
+	}
+	rows := badGroupRows("C", 5000, bad)
+	id := b.importPackage(customersPackage(t, "BIG", rows), "BIG", "USMF", "")
+	require.Equal(t, "PartiallySucceeded", b.wait(id))
+	assert.Len(t, b.em.Rows("Customers V3", "USMF"), 5000-25)
+
+	errs, results := splitErrors(b.errors(id))
+	assert.Equal(t, []string{"Results. 25 record(s) failed in target for entity 'Customers V3'."}, results)
+	require.Len(t, errs, 25)
+	for _, e := range errs {
+		assert.Equal(t, "CUSTOMERGROUPID", e.Field)
+		assert.Equal(t, "The value '99' in field 'Customer group' is not found in the relating table 'Customer groups'.", e.ErrorMessage,
+			"the message names the field and the value, not the customer")
+	}
+	ids := recordIDs(t, errs)
+	assert.True(t, slices.IsSorted(ids), "listed by RecId")
+	assert.Len(t, slices.Compact(slices.Clone(ids)), 25)
+	for _, pos := range badPositions {
+		assert.NotContains(t, ids, 5637144576+pos, "a RecordId is not base+position")
+	}
+	offsets := map[int64]bool{}
+	for i, pos := range badPositions {
+		offsets[ids[i]-pos] = true
+	}
+	assert.Greater(t, len(offsets), 1, "no base makes the RecordIds positions: %v", ids)
+
+	// The target error keys file names exactly the failed rows, by key.
+	params := map[string]string{"executionId": id, "entityName": "Customers V3"}
+	var has bool
+	require.NoError(t, json.Unmarshal(b.value("GenerateImportTargetErrorKeysFile", params), &has))
+	require.True(t, has)
+	var keysURL string
+	for keysURL == "" {
+		keysURL = b.str("GetImportTargetErrorKeysFileUrl", params)
+	}
+	resp := b.do(http.MethodGet, keysURL, nil, nil, false)
+	assert.Equal(t, csvText([]string{"CUSTOMERACCOUNT"}, columnRows(badKeys)), decodeUTF16(t, readAll(t, resp)))
+	assert.Empty(t, b.str("GetImportStagingErrorFileUrl", params), "nothing failed source-to-staging")
+}
+
+func columnRows(values []string) [][]string {
+	out := make([][]string, len(values))
+	for i, v := range values {
+		out[i] = []string{v}
+	}
+	return out
+}
+
+func TestRecordIDsAreNeverReused(t *testing.T) {
+	t.Parallel()
+	bad := map[int]bool{0: true, 1: true, 250: true, 799: true, 800: true, 1499: true}
+	run := func(seed uint64) [][]int64 {
+		b := setup(t, emulator.Config{RandSeed: seed})
+		var out [][]int64
+		for _, le := range []string{"USMF", "USMF", "DAT"} {
+			id := b.importPackage(customersPackage(t, "REUSE", badGroupRows("R", 1500, bad)), "REUSE", le, "")
+			require.Equal(t, "PartiallySucceeded", b.wait(id))
+			errs, _ := splitErrors(b.errors(id))
+			require.Len(t, errs, len(bad))
+			out = append(out, recordIDs(t, errs))
+		}
+		return out
+	}
+	got := run(99)
+	seen := map[int64]bool{}
+	for _, ids := range got {
+		for _, n := range ids {
+			assert.False(t, seen[n], "RecordId %d reused by another execution (staging tables share one sequence across executions and companies)", n)
+			seen[n] = true
+		}
+	}
+	assert.Equal(t, got, run(99), "deterministic for a RandSeed")
+	assert.NotEqual(t, got, run(100))
 }

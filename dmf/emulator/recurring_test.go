@@ -60,7 +60,9 @@ func TestRecurringImportOfFiles(t *testing.T) {
 	require.NotEmpty(t, execID)
 	assert.Equal(t, "PartiallySucceeded", b.wait(execID))
 	assert.Len(t, b.em.Rows("Customers V3", "DAT"), 1)
-	assert.Len(t, b.errors(execID), 1)
+	errs, lines := splitErrors(b.errors(execID))
+	assert.Len(t, errs, 1)
+	assert.Equal(t, []string{"Results. 1 record(s) failed in target for entity 'Customers V3'."}, lines)
 
 	// Legacy job status endpoint, not OData-wrapped.
 	resp := b.do(http.MethodGet, "/api/connector/jobstatus/"+activity+"?jobId="+url.QueryEscape(msgID), nil, nil, true)

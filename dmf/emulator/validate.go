@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -21,27 +20,24 @@ var (
 
 // normalizeValue checks a non-empty source value against its field (source-to-staging
 // conversion) and returns the stored form: enum names in catalog spelling, dates as
-// yyyy-MM-dd, date-times as UTC RFC 3339. msg is set when the value does not convert.
+// yyyy-MM-dd, date-times as UTC RFC 3339. msg is set, in SSIS's words, when the value
+// does not convert.
 func normalizeValue(f *catalog.Field, v string) (norm, msg string) {
 	switch f.Type {
 	case catalog.TypeString:
 		if f.MaxLen > 0 && utf8.RuneCountInString(v) > f.MaxLen {
-			return "", fmt.Sprintf("The value \"%s\" of field '%s' is %d characters long; the field allows %d.",
-				v, f.StagingName, utf8.RuneCountInString(v), f.MaxLen)
+			return "", msgConversionFailed(f.StagingName, ssisTruncated)
 		}
 		return v, ""
 	case catalog.TypeDecimal:
-		t := strings.TrimSpace(v)
-		if !isDecimal(t) {
-			return "", fmt.Sprintf("Conversion error (DMF2016): the value \"%s\" of field '%s' is not a valid real number. Use '.' as the decimal point and no thousands separator.", v, f.StagingName)
+		if t := strings.TrimSpace(v); isDecimal(t) {
+			return t, ""
 		}
-		return t, ""
 	case catalog.TypeInt:
 		t := strings.TrimSpace(v)
-		if _, err := strconv.ParseInt(t, 10, 64); err != nil {
-			return "", fmt.Sprintf("Conversion error (DMF2016): the value \"%s\" of field '%s' is not a valid integer.", v, f.StagingName)
+		if _, err := strconv.ParseInt(t, 10, 64); err == nil {
+			return t, ""
 		}
-		return t, ""
 	case catalog.TypeDate, catalog.TypeDateTime:
 		t := strings.TrimSpace(v)
 		for _, layout := range dateLayouts {
@@ -52,7 +48,6 @@ func normalizeValue(f *catalog.Field, v string) (norm, msg string) {
 				return ts.UTC().Format(time.RFC3339), ""
 			}
 		}
-		return "", fmt.Sprintf("Conversion error (DMF2018): the value \"%s\" of field '%s' is not a valid date. Use yyyy-MM-dd or M/d/yyyy.", v, f.StagingName)
 	case catalog.TypeEnum:
 		t := strings.TrimSpace(v)
 		for _, ev := range f.EnumValues {
@@ -60,10 +55,10 @@ func normalizeValue(f *catalog.Field, v string) (norm, msg string) {
 				return ev, ""
 			}
 		}
-		return "", fmt.Sprintf("The value \"%s\" of field '%s' is not a valid enum value. Valid values: %s.",
-			v, f.StagingName, strings.Join(f.EnumValues, ", "))
+	default:
+		return v, ""
 	}
-	return v, ""
+	return "", msgConversionFailed(f.StagingName, ssisLossOfData)
 }
 
 // isDecimal accepts an optional sign, digits and an optional '.' fraction.
