@@ -11,6 +11,7 @@ type Client struct {
 	log     *slog.Logger
 	tokens  *tokenSource
 	limiter *envLimiter
+	wire    *http.Client // Options.HTTPClient for library calls (newWire)
 }
 
 // New validates opts, fills in defaults and returns a Client. It does no I/O: the
@@ -19,7 +20,7 @@ func New(opts Options) (*Client, error) {
 	if err := opts.normalize(); err != nil {
 		return nil, err
 	}
-	c := &Client{opts: opts, log: opts.Logger}
+	c := &Client{opts: opts, log: opts.Logger, wire: newWire(opts.HTTPClient)}
 	c.tokens = newTokenSource(c)
 	c.limiter = limiterFor(opts.BaseURL, opts.MaxRequestsPerMinute)
 	return c, nil

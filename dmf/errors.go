@@ -70,7 +70,8 @@ func newHTTPError(op, method, rawURL string, status int, body []byte) *HTTPError
 const maxErrorText = 500
 
 func parseErrorBody(body []byte) (code, message string) {
-	body = bytes.TrimSpace(body)
+	// Blob storage starts its XML errors with a byte order mark.
+	body = bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\ufeff")))
 	if len(body) == 0 {
 		return "", ""
 	}

@@ -22,7 +22,8 @@ const (
 )
 
 // Options configure a Client. The zero value of every optional field selects the
-// documented default.
+// documented default. Every retry and poll loop waits on the schedule of
+// internal/backoff.Policy.
 type Options struct {
 	// BaseURL is the environment root, e.g. https://contoso.operations.dynamics.com.
 	// Required. A trailing slash is removed. http is refused unless the host is
@@ -49,9 +50,16 @@ type Options struct {
 	// http.DefaultTransport and no overall timeout (the timeouts below apply per
 	// attempt).
 	HTTPClient *http.Client
-	// Logger receives retries, throttling and polling progress. Defaults to
-	// discarding. Secrets are never logged.
+	// Logger receives retries (see OnRetry), throttling and polling progress.
+	// Defaults to discarding. Secrets are never logged.
 	Logger *slog.Logger
+	// OnRetry is called before each wait of a retry, with the call, the attempt that
+	// failed, the wait and the cause (Retry.String reads like "GetAzureWriteUrl:
+	// connection refused at 127.0.0.1:8098, retry 3 in 8s"). Concurrent calls (and
+	// a token fetch they share) call it from their own goroutines: it must be safe
+	// for that, and quick. Defaults to logging the retry at warn level through
+	// Logger; when set, Logger still gets it, at debug level.
+	OnRetry func(Retry)
 
 	// RequestTimeout bounds one attempt of an ordinary call. Defaults to 2 minutes.
 	RequestTimeout time.Duration
@@ -64,8 +72,16 @@ type Options struct {
 	// RetryDeadline bounds the retries of one call (429 waits, 5xx and network
 	// backoff) in addition to the caller's context. Defaults to 30 minutes.
 	RetryDeadline time.Duration
-	// RetryBackoff is the first wait after a 5xx or network error; it doubles up to
-	// RetryBackoffMax. Defaults to 2 seconds and 60 seconds.
+	// PersistentErrorTimeout bounds the retries of failures that retrying will not
+	// cure soon (IsPersistent: connection refused, unknown host, an untrusted TLS
+	// certificate, rejected client credentials, 403): once such failures have lasted
+	// this long in a row, the call fails with the cause. A foreground run sets a
+	// short one (30 seconds) to fail fast; a server keeps retrying. Defaults to
+	// RetryDeadline; negative returns them at once.
+	PersistentErrorTimeout time.Duration
+	// RetryBackoff is the first wait after a 5xx, network or persistent error; it
+	// doubles up to RetryBackoffMax, with ±10% jitter (never above the max).
+	// Defaults to 2 seconds and 60 seconds.
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
 
@@ -83,12 +99,14 @@ type Options struct {
 	MaxEnqueueBytes int64
 
 	// Sleep waits between attempts and polls. Defaults to a timer that honours ctx.
-	// Tests substitute a faster one.
+	// Tests substitute a faster one: RetryDeadline and PersistentErrorTimeout count
+	// the waits as requested, however long Sleep really took.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // PollOptions is a polling schedule: wait Initial, grow by 1.5x up to Max, give up
-// after Deadline.
+// after Deadline. Retries of the polled calls themselves (429, 5xx) follow the retry
+// options, inside each poll.
 type PollOptions struct {
 	// Initial is the first interval. Defaults to 5 seconds.
 	Initial time.Duration
@@ -156,6 +174,9 @@ func (o *Options) normalize() error {
 	setDefault(&o.LongRequestTimeout, 30*time.Minute)
 	setDefault(&o.TransferTimeout, 60*time.Minute)
 	setDefault(&o.RetryDeadline, 30*time.Minute)
+	if o.PersistentErrorTimeout == 0 {
+		o.PersistentErrorTimeout = o.RetryDeadline
+	}
 	setDefault(&o.RetryBackoff, 2*time.Second)
 	setDefault(&o.RetryBackoffMax, 60*time.Second)
 	setDefault(&o.Poll.Initial, 5*time.Second)
@@ -174,7 +195,22 @@ func (o *Options) normalize() error {
 	if o.Sleep == nil {
 		o.Sleep = sleep
 	}
+	log := o.Logger
+	if onRetry := o.OnRetry; onRetry != nil {
+		o.OnRetry = func(r Retry) {
+			onRetry(r)
+			log.Debug("dmf: "+r.String(), retryAttrs(r)...)
+		}
+	} else {
+		o.OnRetry = func(r Retry) { log.Warn("dmf: "+r.String(), retryAttrs(r)...) }
+	}
 	return nil
+}
+
+// retryAttrs are the log attributes of a retry, next to its String as the message.
+func retryAttrs(r Retry) []any {
+	return []any{"op", r.Op, "attempt", r.Attempt, "wait", r.Wait.Round(time.Millisecond),
+		"persistent", r.Persistent, "cause", r.Err.Error()}
 }
 
 func setDefault(d *time.Duration, def time.Duration) {

@@ -147,8 +147,7 @@ func (c *Client) startExecution(ctx context.Context, op, group, executionID stri
 		return "", fmt.Errorf("%s: waiting for definition group %q: %w", op, group, err)
 	}
 	defer unlock()
-	deadline := time.Now().Add(c.opts.RetryDeadline)
-	backoff := c.opts.RetryBackoff
+	clock := c.newRetryClock()
 	for attempt := 1; ; attempt++ {
 		body, err := c.action(ctx, op, params, retryUnsent, c.opts.LongRequestTimeout)
 		if err == nil {
@@ -177,12 +176,12 @@ func (c *Client) startExecution(ctx context.Context, op, group, executionID stri
 			c.log.Info("dmf: execution found after lost response; not resending", "op", op, "execution", executionID)
 			return executionID, nil
 		}
-		wait := jitter(backoff)
-		backoff = min(2*backoff, c.opts.RetryBackoffMax)
-		if time.Now().Add(wait).After(deadline) {
+		wait := c.retryBackoff().Delay(attempt)
+		if clock.elapsed()+wait > c.opts.RetryDeadline {
 			return "", fmt.Errorf("%s: giving up after %d attempts (retry deadline %s): %w", op, attempt, c.opts.RetryDeadline, err)
 		}
-		if err := c.opts.Sleep(ctx, wait); err != nil {
+		c.opts.OnRetry(Retry{Op: op, Attempt: attempt, Wait: wait, Err: err})
+		if err := clock.sleep(ctx, wait); err != nil {
 			return "", fmt.Errorf("%s: %w", op, err)
 		}
 		c.log.Info("dmf: execution not found; re-sending with the same execution id", "op", op, "execution", executionID)

@@ -223,13 +223,39 @@ RequestId:1</Message></Error>`))
 		[]byte(`{"error":{"message":"The execution records were not found."}}`))))
 }
 
-func TestUnknownHostIsNotRetried(t *testing.T) {
+// An unknown host is a persistent error: retried with backoff, but only for
+// PersistentErrorTimeout (it used to fail at once; a server now rides out a DNS
+// outage), and Check reports it without retrying.
+func TestUnknownHostIsPersistent(t *testing.T) {
 	t.Parallel()
 	rec := &sleepRecorder{}
+	var retries []Retry
 	c, err := New(Options{BaseURL: "https://dmfpipe-no-such-host.invalid", TokenURL: "https://dmfpipe-no-such-host.invalid/t/oauth2/v2.0/token",
-		ClientID: "i", ClientSecret: "s", Sleep: rec.sleep})
+		ClientID: "i", ClientSecret: "s", Sleep: rec.sleep, PersistentErrorTimeout: 10 * time.Second,
+		OnRetry: func(r Retry) { retries = append(retries, r) }})
 	require.NoError(t, err)
 	_, err = c.GetExecutionSummaryStatus(t.Context(), "E")
 	require.Error(t, err)
-	assert.Empty(t, rec.all())
+	assert.True(t, IsPersistent(err), "%v", err)
+	assert.ErrorContains(t, err, "persistent error timeout 10s")
+	var total time.Duration
+	for _, w := range rec.all() {
+		total += w
+	}
+	assert.LessOrEqual(t, total, 10*time.Second)
+	require.Len(t, retries, len(rec.all()))
+	require.NotEmpty(t, retries)
+	for i, r := range retries {
+		assert.Equal(t, opToken, r.Op)
+		assert.Equal(t, i+1, r.Attempt)
+		assert.True(t, r.Persistent)
+		assert.Contains(t, r.String(), "token: unknown host dmfpipe-no-such-host.invalid, retry ")
+	}
+
+	waits := len(rec.all())
+	err = c.Check(t.Context())
+	require.Error(t, err)
+	assert.Equal(t, "cannot get a token from https://dmfpipe-no-such-host.invalid/t/oauth2/v2.0/token: unknown host dmfpipe-no-such-host.invalid", err.Error())
+	assert.True(t, IsPersistent(err))
+	assert.Len(t, rec.all(), waits, "Check does not retry a persistent error")
 }

@@ -5,7 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/dmfpipe/dmfpipe/internal/backoff"
 )
+
+// pollMultiplier is the growth of the polling interval (§2.9: 5 s growing x1.5 to 60 s).
+const pollMultiplier = 1.5
+
+// pollBackoff is the schedule of the "until ready" loops.
+func (c *Client) pollBackoff() backoff.Policy {
+	return backoff.Policy{Initial: c.opts.Poll.Initial, Max: c.opts.Poll.Max, Multiplier: pollMultiplier}
+}
 
 // poll calls check on the Poll schedule (Initial, x1.5, Max) until it reports done,
 // fails, or Poll.Deadline passes.
@@ -13,8 +23,8 @@ func (c *Client) poll(ctx context.Context, what string, check func(ctx context.C
 	pctx, cancel := context.WithTimeout(ctx, c.opts.Poll.Deadline)
 	defer cancel()
 	start := time.Now()
-	interval := c.opts.Poll.Initial
-	for {
+	schedule := c.pollBackoff()
+	for n := 1; ; n++ {
 		done, err := check(pctx, time.Since(start))
 		if ctx.Err() == nil && (pctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)) {
 			return fmt.Errorf("%s: %w (%s)", what, ErrPollDeadline, c.opts.Poll.Deadline)
@@ -22,13 +32,12 @@ func (c *Client) poll(ctx context.Context, what string, check func(ctx context.C
 		if err != nil || done {
 			return err
 		}
-		if err := c.opts.Sleep(pctx, interval); err != nil {
+		if err := c.opts.Sleep(pctx, schedule.Delay(n)); err != nil {
 			if ctx.Err() == nil {
 				return fmt.Errorf("%s: %w (%s)", what, ErrPollDeadline, c.opts.Poll.Deadline)
 			}
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		interval = min(time.Duration(float64(interval)*1.5), c.opts.Poll.Max)
 	}
 }
 

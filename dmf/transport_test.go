@@ -60,6 +60,8 @@ func (f *fakeFO) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f.tokenForms != nil {
 			f.tokenForms <- r.PostForm
 		}
+		// As Entra ID does; oauth2 reads text/plain (Go's sniffed default) as a form.
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		if f.tokenReply != nil {
 			f.tokenReply(w, n)
 			return

@@ -100,8 +100,12 @@ func blobNameFromURL(raw string) (string, bool) {
 	return name, name != ""
 }
 
-// serveBlob implements the subset of the Azure Blob REST API that SAS clients use
-// (dmf-api.md §2.4): Put Blob, Put Block, Put Block List, Get/Head Blob, Delete Blob.
+// serveBlob implements the subset of the Azure Blob REST API that SAS clients (the
+// azblob SDK among them) use (dmf-api.md §2.4): Put Blob, Put Block, Put Block List,
+// Get/Head Blob, Delete Blob. It holds requests to Azure's rules where a client could
+// break them: x-ms-version, when sent, must be a service version (a date); writes
+// need a Content-Length; block IDs are Base64 of at most 64 bytes, all of one length
+// per blob; x-ms-blob-content-type sets a blob's content type over Content-Type.
 func (e *Emulator) serveBlob(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(r.URL.Path, blobPathRoot) || r.URL.Path == blobPathRoot {
 		e.countRequest("blob.other")
@@ -116,6 +120,16 @@ func (e *Emulator) serveBlob(w http.ResponseWriter, r *http.Request) {
 		e.violation("%s %s sent an Authorization header to a SAS URL", r.Method, blobPathRoot+name)
 	}
 	if !e.checkSAS(w, name, q, r.Method) {
+		return
+	}
+	if v := r.Header.Get("x-ms-version"); v != "" {
+		if _, err := time.Parse(time.DateOnly, v); err != nil {
+			writeBlobError(w, http.StatusBadRequest, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.")
+			return
+		}
+	}
+	if r.Method == http.MethodPut && r.ContentLength < 0 {
+		writeBlobError(w, http.StatusLengthRequired, "MissingContentLengthHeader", "Content-Length HTTP header is missing.")
 		return
 	}
 	switch op {
@@ -235,7 +249,10 @@ func (e *Emulator) putBlob(w http.ResponseWriter, r *http.Request, name string) 
 	if !ok {
 		return
 	}
-	ct := r.Header.Get("Content-Type")
+	ct := r.Header.Get("x-ms-blob-content-type")
+	if ct == "" {
+		ct = r.Header.Get("Content-Type")
+	}
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
@@ -245,9 +262,14 @@ func (e *Emulator) putBlob(w http.ResponseWriter, r *http.Request, name string) 
 	writeBlobCreated(w, b)
 }
 
+// maxBlockIDBytes is Azure's limit on a block ID before Base64 encoding.
+const maxBlockIDBytes = 64
+
 func (e *Emulator) putBlock(w http.ResponseWriter, r *http.Request, name, blockID string) {
-	if _, err := base64.StdEncoding.DecodeString(blockID); err != nil || blockID == "" {
-		writeBlobError(w, http.StatusBadRequest, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid. blockid must be Base64.")
+	raw, err := base64.StdEncoding.DecodeString(blockID)
+	if err != nil || blockID == "" || len(raw) > maxBlockIDBytes {
+		writeBlobError(w, http.StatusBadRequest, "InvalidQueryParameterValue",
+			"Value for one of the query parameters specified in the request URI is invalid. blockid must be Base64 of at most 64 bytes.")
 		return
 	}
 	data, ok := readBlobBody(w, r)
@@ -255,10 +277,21 @@ func (e *Emulator) putBlock(w http.ResponseWriter, r *http.Request, name, blockI
 		return
 	}
 	e.blobs.mu.Lock()
-	if e.blobs.blocks[name] == nil {
-		e.blobs.blocks[name] = map[string][]byte{}
+	blocks := e.blobs.blocks[name]
+	for id := range blocks {
+		if other, _ := base64.StdEncoding.DecodeString(id); len(other) != len(raw) {
+			e.blobs.mu.Unlock()
+			// Azure's answer when a blob's block IDs differ in length.
+			writeBlobError(w, http.StatusBadRequest, "InvalidBlobOrBlock", "The specified blob or block content is invalid.")
+			return
+		}
+		break
 	}
-	e.blobs.blocks[name][blockID] = data
+	if blocks == nil {
+		blocks = map[string][]byte{}
+		e.blobs.blocks[name] = blocks
+	}
+	blocks[blockID] = data
 	e.blobs.mu.Unlock()
 	w.Header().Set("x-ms-request-id", newGUID())
 	w.Header().Set("x-ms-version", sasVersion)
