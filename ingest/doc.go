@@ -41,8 +41,16 @@
 // # Stability
 //
 // A Watcher decides when a listed file may be taken: once its size, modification time and
-// ETag are unchanged across two listings at least min_age apart. It keeps the last
-// listing in memory only, so after a restart every file waits min_age again.
+// ETag are unchanged across two listings at least min_age apart. The rule itself is Settle,
+// a pure function from the previous sightings (each file's version and when that version
+// was first listed), a listing, the time and min_age to the next sightings, the stable
+// files and how long until the next may be. A file that leaves the listing is forgotten; a
+// changed one waits again.
+//
+// The Watcher keeps the sightings in a SightingStore, which supplies the clock as well:
+// package jobhistory keeps them in Postgres and reads the database's clock, so that a wait
+// one node started is finished by whichever node lists the project next, and survives a
+// restart, however much the nodes' clocks differ. This package holds no SQL.
 //
 // # Content hash
 //

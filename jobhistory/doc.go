@@ -1,6 +1,7 @@
 // Package jobhistory is the audit trail of every run and the store of the idempotency keys
 // of its external side effects, in the tables of migration 00001 (source_files, jobs,
-// chunks, dmf_executions, job_events).
+// chunks, dmf_executions, job_events), and of the file sightings that a file's stability
+// wait is measured from (file_sightings, migration 00005).
 //
 // # The file ledger
 //
@@ -22,6 +23,21 @@
 //
 // A file whose job died without an outcome stays "taken" and keeps counting as imported
 // until its job is resumed and finishes (or is failed by whoever reclaims it).
+//
+// # File sightings
+//
+// Sightings is the ingest.SightingStore of every node: per (project, connection, file) the
+// version last listed (size, modification time to the nanosecond, ETag) and when that
+// version was first seen, so that an ingest.Watcher on any node finishes a min_age wait
+// another node started, and a restart does not start it again. A file that leaves the
+// listing is deleted.
+//
+// The times are the database's (statement_timestamp(), read in each Update): first-seen
+// times written by one node are compared with the clock of the node that lists next, and
+// the nodes' clocks differ, the database's is one. Each Update reads, decides (with
+// ingest.Settle) and writes in one transaction under an advisory lock per (project,
+// connection), so concurrent discovers of one project, on any nodes, run one after the
+// other and never lose or mix each other's sightings; it writes only the rows that change.
 //
 // # Jobs, chunks, executions, events
 //
