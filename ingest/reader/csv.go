@@ -107,7 +107,11 @@ func newCSV(r io.Reader, opts Options) (*csvReader, error) {
 		return p, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading header: %w%s", err, p.enc.binaryHint())
+		hint := "" // problem() gives NUL and encoding errors theirs
+		if p.rowErr.Code != CodeNUL && p.rowErr.Code != CodeInvalidEncoding {
+			hint = p.enc.binaryHint()
+		}
+		return nil, headerErr(p.rowErr, hint)
 	}
 	p.header = append([]string(nil), rec.Values...)
 	p.width = len(p.header)
@@ -211,16 +215,20 @@ func (p *csvReader) Next() (Record, error) {
 	}
 }
 
-// raggedHint says why a row may not fit the header: the header's own hint,
-// or a carriage return alone inside the row of a file whose lines end in LF.
+// raggedHint says why a row may not fit the header: a file that is not
+// text, the header's own hint, or a carriage return alone inside the row of a
+// file whose lines end in LF.
 func (p *csvReader) raggedHint(values []string) string {
 	if p.hint == nil {
-		h := delimiterHint(p.header, p.delim)
+		h := p.enc.binaryHint()
 		if h == "" {
-			h = titleHint(p.header, p.start)
-		}
-		if h != "" {
-			h = "; " + h
+			h = delimiterHint(p.header, p.delim)
+			if h == "" {
+				h = titleHint(p.header, p.start)
+			}
+			if h != "" {
+				h = "; " + h
+			}
 		}
 		p.hint = &h
 	}

@@ -332,37 +332,30 @@ func (d *utf16Reader) Read(p []byte) (int, error) {
 
 // problem describes raw, a field holding a NUL byte (code CodeNUL) or bytes
 // not valid in the encoding (CodeInvalidEncoding, raw undecoded for UTF-8,
-// else holding invalidByte), and says which encoding setting would likely
-// read the file when it is not the one used.
+// else holding invalidByte), and says what likely causes it: another
+// encoding, or a file that is not text.
 func (e textEncoding) problem(code Code, raw []byte) string {
 	var b strings.Builder
 	if code == CodeNUL {
 		b.WriteString("NUL byte")
-		if e.likely == encUTF16LE || e.likely == encUTF16BE {
-			e.suggest(&b)
-		}
-		return b.String()
-	}
-	b.WriteString("not valid ")
-	b.WriteString(displayEncoding(e.encoding))
-	if e.encoding == encUTF8 {
-		if c, ok := firstInvalidUTF8(raw); ok {
-			fmt.Fprintf(&b, " (byte 0x%02X)", c)
+	} else {
+		b.WriteString("not valid ")
+		b.WriteString(displayEncoding(e.encoding))
+		if e.encoding == encUTF8 {
+			if c, ok := firstInvalidUTF8(raw); ok {
+				fmt.Fprintf(&b, " (byte 0x%02X)", c)
+			}
 		}
 	}
 	switch {
-	case e.likely != "" && e.likely != e.encoding:
-		e.suggest(&b)
-	case e.source == "detected" && e.encoding == encUTF8:
+	case e.binary != "":
+		b.WriteString(e.binaryHint())
+	case e.likely != "" && e.likely != e.encoding && (code != CodeNUL || e.likely == encUTF16LE || e.likely == encUTF16BE):
+		fmt.Fprintf(&b, "; the file looks like %s: encoding: %s?", e.likely, e.likely)
+	case code != CodeNUL && e.source == "detected" && e.encoding == encUTF8:
 		fmt.Fprintf(&b, "; the first 64 KiB of the file are UTF-8, this is not: encoding: %s?", encWindows1252)
 	}
 	return b.String()
-}
-
-func (e textEncoding) suggest(b *strings.Builder) {
-	if e.likely != "" && e.likely != e.encoding {
-		fmt.Fprintf(b, "; the file looks like %s: encoding: %s?", e.likely, e.likely)
-	}
 }
 
 // binaryHint is a hint for an error in the first line of a file that is not text.
@@ -383,21 +376,23 @@ var binaryMagic = []struct{ magic, what string }{
 
 // describeBinary says what sample, the first bytes of a file without a BOM
 // that is not UTF-16, looks like when it is not text: a known file type, or
-// "binary data" when over 5% of its bytes are control characters other than
-// tab, line feed, form feed and carriage return. It returns "" for text.
+// "binary data" when at least 16 and over 5% of its bytes are control
+// characters other than tab, line feed, form feed and carriage return, NUL
+// bytes padding the end left out. It returns "" for text.
 func describeBinary(sample []byte) string {
 	for _, m := range binaryMagic {
 		if bytes.HasPrefix(sample, []byte(m.magic)) {
 			return m.what
 		}
 	}
+	sample = bytes.TrimRight(sample, "\x00")
 	ctl := 0
 	for _, c := range sample {
 		if (c < 0x20 && c != '\t' && c != '\n' && c != '\f' && c != '\r') || c == 0x7F {
 			ctl++
 		}
 	}
-	if ctl > 0 && ctl*20 > len(sample) {
+	if ctl >= 16 && ctl*20 > len(sample) {
 		return "binary data"
 	}
 	return ""

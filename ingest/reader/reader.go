@@ -382,6 +382,26 @@ func fileErr(file string, err error) error {
 	return &fileError{file: file, err: err}
 }
 
+// headerError is a problem in the header row, which leaves the file unread.
+type headerError struct {
+	row  *RowError
+	hint string // appended to the message
+}
+
+func headerErr(row *RowError, hint string) error { return &headerError{row: row, hint: hint} }
+
+func (e *headerError) Error() string {
+	r := *e.row
+	r.File = ""
+	msg := "reading header: " + r.Error() + e.hint
+	if e.row.File == "" {
+		return msg
+	}
+	return excerpt.String(e.row.File) + ": " + msg
+}
+
+func (e *headerError) Unwrap() error { return e.row }
+
 // fileError is an error about a file, which it names first.
 type fileError struct {
 	file string

@@ -208,7 +208,7 @@ func (p *xlsxReader) readHeader(opts Options) error {
 			return fmt.Errorf("sheet %s: header row %d is empty", excerpt.Quote(p.info.Sheet), headerRow)
 		}
 		if p.rowErr != nil {
-			return fmt.Errorf("reading header: %w", p.rowErr)
+			return headerErr(p.rowErr, "")
 		}
 		p.width = p.rowWidth()
 		p.header = append([]string(nil), p.buildValues(p.width)...)
