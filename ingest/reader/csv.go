@@ -224,7 +224,7 @@ func (p *csvReader) raggedHint(values []string) string {
 		if h == "" {
 			h = delimiterHint(p.header, p.delim)
 			if h == "" {
-				h = titleHint(p.header, p.start)
+				h = TitleHint(p.header, p.start)
 			}
 			if h != "" {
 				h = "; " + h

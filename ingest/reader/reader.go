@@ -418,17 +418,35 @@ var headerDelimiters = [...]struct {
 }{{',', "','"}, {';', "';'"}, {'\t', `"\t"`}, {'|', "'|'"}}
 
 // HeaderHint returns a hint on why a file's header lacks the columns
-// expected, or "" when it has none. A header of one column (the others empty)
-// holding one of the delimiters , ; tab or | was likely split with another
-// delimiter: "the header has one column containing ';': delimiter: ';'?".
-// A header of one column without one may be a title above the real header:
-// "the header is one column, "Customers 2024": a title row above the header?
-// header_row: N?".
+// expected, or "" when it has none: DelimiterHint, else TitleHint without a
+// row.
 func HeaderHint(header []string) string {
-	if h := delimiterHint(header, 0); h != "" {
+	if h := DelimiterHint(header); h != "" {
 		return h
 	}
-	return titleHint(header, 0)
+	return TitleHint(header, 0)
+}
+
+// DelimiterHint returns, for a header of one column (the others empty)
+// holding one of the delimiters , ; tab or |, the hint that the file was
+// likely split with another delimiter: "the header has one column containing
+// ';': delimiter: ';'?". It returns "" for any other header.
+func DelimiterHint(header []string) string { return delimiterHint(header, 0) }
+
+// TitleHint returns, for a header of one column (the others empty), the hint
+// that it may be a title above the real header, on row (or line) row when
+// not 0: "the header is one column, "Customers 2024": a title row above the
+// header? header_row: 3?". It returns "" for any other header.
+func TitleHint(header []string, row int) string {
+	only := soleColumn(header)
+	if only < 0 {
+		return ""
+	}
+	n := "N"
+	if row > 0 {
+		n = strconv.Itoa(row)
+	}
+	return fmt.Sprintf("the header is one column, %s: a title row above the header? header_row: %s?", excerpt.Quote(header[only]), n)
 }
 
 // soleColumn returns the index of the only non-empty column of header, or -1.
@@ -446,8 +464,7 @@ func soleColumn(header []string) int {
 	return only
 }
 
-// delimiterHint is the delimiter part of HeaderHint for a header split with
-// delim, which it does not suggest.
+// delimiterHint is DelimiterHint for a header split with delim, which it does not suggest.
 func delimiterHint(header []string, delim byte) string {
 	only := soleColumn(header)
 	if only < 0 {
@@ -471,20 +488,6 @@ func delimiterHint(header []string, delim byte) string {
 		what = "tabs"
 	}
 	return fmt.Sprintf("the header has one column containing %s: delimiter: %s?", what, d.config)
-}
-
-// titleHint is the title part of HeaderHint; row, when not 0, is the row or
-// line to suggest as header_row.
-func titleHint(header []string, row int) string {
-	only := soleColumn(header)
-	if only < 0 {
-		return ""
-	}
-	n := "N"
-	if row > 0 {
-		n = strconv.Itoa(row)
-	}
-	return fmt.Sprintf("the header is one column, %s: a title row above the header? header_row: %s?", excerpt.Quote(header[only]), n)
 }
 
 // plural says "1 field" or "3 fields".

@@ -259,7 +259,7 @@ func (p *xlsxReader) record() (Record, error) {
 			}
 		}
 		if p.hint == nil {
-			h := titleHint(p.header, p.rowNum)
+			h := TitleHint(p.header, p.rowNum)
 			if h != "" {
 				h = "; " + h
 			}
