@@ -3,16 +3,12 @@ package mapping_test
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dmfpipe/dmfpipe/config"
-	"github.com/dmfpipe/dmfpipe/dmf/catalog"
 	"github.com/dmfpipe/dmfpipe/mapping"
 )
 
@@ -20,21 +16,10 @@ import (
 // position, a field, a column and the start of the header.
 const maxBindErrorBytes = 8 << 10
 
-func compileBench(t *testing.T, project string) *mapping.Mapping {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "p.yaml")
-	require.NoError(t, os.WriteFile(file, []byte(prelude+project), 0o600))
-	cfg, err := config.Load(file)
-	require.NoError(t, err)
-	m, err := mapping.Compile(cfg.Projects[0], catalog.Default())
-	require.NoError(t, err)
-	return m
-}
-
 func TestBindErrors(t *testing.T) {
 	t.Parallel()
 	// benchProject's ten columns, and two more read by a transform.
-	m := compileBench(t, strings.Replace(benchProject, "{ from: Name, transforms: [trim] }",
+	m := compileProject(t, strings.Replace(benchProject, "{ from: Name, transforms: [trim] }",
 		"{ from: Name, transforms: [trim, { coalesce: [Alias] }] }", 1))
 	wide := make([]string, 200_000)
 	for i := range wide {

@@ -306,13 +306,7 @@ func TestHostileFiles(t *testing.T) {
 			res := readHostile(t, path, opts)
 
 			if tc.openErr != "" {
-				require.Error(t, res.openErr)
-				t.Log(res.openErr)
-				assert.Contains(t, res.openErr.Error(), tc.openErr)
-				assertBounded(t, tc.file, res.openErr)
-				if tc.is != nil {
-					assert.ErrorIs(t, res.openErr, tc.is)
-				}
+				checkFinal(t, tc, res.openErr, tc.openErr)
 				return
 			}
 			require.NoError(t, res.openErr)
@@ -335,14 +329,20 @@ func TestHostileFiles(t *testing.T) {
 				require.NoError(t, res.final)
 				return
 			}
-			require.Error(t, res.final)
-			t.Log(res.final)
-			assert.Contains(t, res.final.Error(), tc.finalErr)
-			assertBounded(t, tc.file, res.final)
-			if tc.is != nil {
-				assert.ErrorIs(t, res.final, tc.is)
-			}
+			checkFinal(t, tc, res.final, tc.finalErr)
 		})
+	}
+}
+
+// checkFinal checks a final error: want in it, bounded, errors.Is tc.is when set.
+func checkFinal(t *testing.T, tc hostileCase, err error, want string) {
+	t.Helper()
+	require.Error(t, err)
+	t.Log(err)
+	assert.Contains(t, err.Error(), want)
+	assertBounded(t, tc.file, err)
+	if tc.is != nil {
+		assert.ErrorIs(t, err, tc.is)
 	}
 }
 
@@ -408,16 +408,7 @@ func assertBounded(t *testing.T, file string, err error) {
 func zipBomb(size uint64, compressed int) func(*testing.T) []byte {
 	return func(t *testing.T) []byte {
 		var buf bytes.Buffer
-		zw := zip.NewWriter(&buf)
-		for name, body := range workbookParts() {
-			if name == "xl/worksheets/sheet1.xml" {
-				continue
-			}
-			w, err := zw.Create(name)
-			require.NoError(t, err)
-			_, err = io.WriteString(w, body)
-			require.NoError(t, err)
-		}
+		zw := zipAllButSheet(t, &buf)
 		w, err := zw.CreateRaw(&zip.FileHeader{
 			Name: "xl/worksheets/sheet1.xml", Method: zip.Deflate,
 			CompressedSize64: uint64(compressed), UncompressedSize64: size,
