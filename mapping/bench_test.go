@@ -30,15 +30,21 @@ const benchProject = `    format: { type: csv }
       LANGUAGEID:             { from: Language, default: en-us }
 `
 
+// compileProject compiles the mapping of project, the rest of a golden project.
+func compileProject(t testing.TB, project string) *mapping.Mapping {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "p.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(prelude+project), 0o600))
+	cfg, err := config.Load(file)
+	require.NoError(t, err)
+	m, err := mapping.Compile(cfg.Projects[0], catalog.Default())
+	require.NoError(t, err)
+	return m
+}
+
 // BenchmarkApply maps 10-field records: trim, upper, map and number transforms.
 func BenchmarkApply(b *testing.B) {
-	file := filepath.Join(b.TempDir(), "p.yaml")
-	require.NoError(b, os.WriteFile(file, []byte(prelude+benchProject), 0o600))
-	cfg, err := config.Load(file)
-	require.NoError(b, err)
-	m, err := mapping.Compile(cfg.Projects[0], catalog.Default())
-	require.NoError(b, err)
-	bound, err := m.Bind([]string{"Account No", "Name", "Group", "Currency", "Type", "City", "Country", "Credit limit", "Terms", "Language"})
+	bound, err := compileProject(b, benchProject).Bind([]string{"Account No", "Name", "Group", "Currency", "Type", "City", "Country", "Credit limit", "Terms", "Language"})
 	require.NoError(b, err)
 	recs := []reader.Record{
 		{Values: []string{" c-1001 ", "Café Müller GmbH", "Retail", "eur", "O", "München", "de", "12.500,00", "net30", ""}},
@@ -61,13 +67,7 @@ func BenchmarkApply(b *testing.B) {
 // TestApplyAllocatesOnlyNewStrings: a row whose values need no new string (trim, map,
 // const, default, already-upper text, invariant numbers) maps without allocating.
 func TestApplyAllocatesOnlyNewStrings(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "p.yaml")
-	require.NoError(t, os.WriteFile(file, []byte(prelude+benchProject), 0o600))
-	cfg, err := config.Load(file)
-	require.NoError(t, err)
-	m, err := mapping.Compile(cfg.Projects[0], catalog.Default())
-	require.NoError(t, err)
-	bound, err := m.Bind([]string{"Account No", "Name", "Group", "Currency", "Type", "City", "Country", "Credit limit", "Terms", "Language"})
+	bound, err := compileProject(t, benchProject).Bind([]string{"Account No", "Name", "Group", "Currency", "Type", "City", "Country", "Credit limit", "Terms", "Language"})
 	require.NoError(t, err)
 	rec := reader.Record{Values: []string{" C-1001 ", "Contoso ", "Retail", "EUR", "O", "Berlin", "DE", "0", "NET30", ""}}
 	row := make([]string, 0, 10)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/ingest/reader"
+	"github.com/dmfpipe/dmfpipe/internal/excerpt"
 	"github.com/dmfpipe/dmfpipe/transform"
 	"github.com/dmfpipe/dmfpipe/validate"
 )
@@ -30,7 +31,57 @@ func (e *ColumnError) Error() string {
 	if e.Transform != "" {
 		by = " (" + e.Transform + ")"
 	}
-	return fmt.Sprintf("%s: field %s%s: column %q is not in the file (header: %s)", e.Pos, e.Field, by, e.Column, strings.Join(e.Header, ", "))
+	header := "the file has no header: it is empty"
+	if len(e.Header) > 0 {
+		header = "header: " + excerpt.List(e.Header, "column")
+	}
+	return fmt.Sprintf("%s: field %s%s: column %s is not in the file (%s)", e.Pos, e.Field, by, excerpt.Quote(e.Column), header)
+}
+
+// maxShownColumnErrors bounds the columns a BindError's message lists; all are in Columns.
+const maxShownColumnErrors = 10
+
+// BindError is every column a mapping names that a file's header lacks: errors.As finds
+// each *ColumnError through it.
+type BindError struct {
+	Columns []*ColumnError
+	// Hint says why the header may be wrong when none of the mapped columns is in it
+	// (see reader.HeaderHint), e.g. "the header has one column containing ';':
+	// delimiter: ';'?"; else it is empty.
+	Hint string
+}
+
+// Error lists the first columns, one a line, then how many more there are and the hint.
+func (e *BindError) Error() string {
+	var b strings.Builder
+	for i, c := range e.Columns {
+		if i == maxShownColumnErrors {
+			more := "columns"
+			if len(e.Columns)-i == 1 {
+				more = "column"
+			}
+			fmt.Fprintf(&b, "\nand %d more %s not in the file", len(e.Columns)-i, more)
+			break
+		}
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(c.Error())
+	}
+	if e.Hint != "" {
+		b.WriteString("\nhint: ")
+		b.WriteString(e.Hint)
+	}
+	return b.String()
+}
+
+// Unwrap returns the *ColumnError values.
+func (e *BindError) Unwrap() []error {
+	errs := make([]error, len(e.Columns))
+	for i, c := range e.Columns {
+		errs[i] = c
+	}
+	return errs
 }
 
 // Bound is a mapping bound to one file's header. Apply reuses internal state: use a
@@ -64,7 +115,7 @@ type srcCol struct {
 
 // Bind resolves the mapping's source columns against header: by name (case-insensitive,
 // trimmed; JSON paths are names), or "#N" for the 1-based N-th column. Every column the
-// header lacks is reported, as *ColumnError values joined.
+// header lacks is reported in a *BindError, as a *ColumnError each.
 func (m *Mapping) Bind(header []string) (*Bound, error) {
 	index := make(map[string]int, len(header))
 	for i, h := range header {
@@ -83,7 +134,13 @@ func (m *Mapping) Bind(header []string) (*Bound, error) {
 		return i, ok
 	}
 	b := &Bound{m: m, header: header, fields: make([]boundField, len(m.fields))}
-	var errs []error
+	var errs []*ColumnError
+	found := false // a column of the mapping is in the header
+	bindResolve := func(name string) (int, bool) {
+		i, ok := resolve(name)
+		found = found || ok
+		return i, ok
+	}
 	missing := func(f *field, col string) {
 		errs = append(errs, &ColumnError{Column: col, Field: f.name, Pos: f.pos, Header: header})
 	}
@@ -91,7 +148,7 @@ func (m *Mapping) Bind(header []string) (*Bound, error) {
 	for i, f := range m.fields {
 		bf := boundField{field: f, col: -1}
 		if f.from != "" {
-			j, ok := resolve(f.from)
+			j, ok := bindResolve(f.from)
 			if !ok {
 				missing(f, f.from)
 			}
@@ -101,7 +158,7 @@ func (m *Mapping) Bind(header []string) (*Bound, error) {
 			}
 		}
 		for _, s := range f.steps {
-			fn, err := s.Bind(resolve)
+			fn, err := s.Bind(bindResolve)
 			var mc *transform.MissingColumnError
 			if errors.As(err, &mc) {
 				errs = append(errs, &ColumnError{Column: mc.Column, Field: f.name, Pos: s.Pos, Transform: s.Name, Header: header})
@@ -115,7 +172,7 @@ func (m *Mapping) Bind(header []string) (*Bound, error) {
 		if f.program != nil {
 			b.hasExpr = true
 			for _, c := range f.exprCols {
-				j, ok := resolve(c)
+				j, ok := bindResolve(c)
 				if !ok {
 					missing(f, c)
 					continue
@@ -132,7 +189,11 @@ func (m *Mapping) Bind(header []string) (*Bound, error) {
 		b.fields[i] = bf
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		be := &BindError{Columns: errs}
+		if !found {
+			be.Hint = reader.HeaderHint(header)
+		}
+		return nil, be
 	}
 	if b.hasExpr {
 		b.src = make(map[string]string, len(b.srcCols))

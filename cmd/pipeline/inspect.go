@@ -24,6 +24,9 @@ import (
 // maxShownRowErrors bounds the row errors inspect lists; all are counted.
 const maxShownRowErrors = 20
 
+// maxShownColumns bounds the columns of the table of records; --json has them all.
+const maxShownColumns = 20
+
 // connectionPath matches the connection:path form (a Windows drive letter has one letter).
 var connectionPath = regexp.MustCompile(`^[A-Za-z0-9_.-]{2,}:`)
 
@@ -43,6 +46,13 @@ the detected format, encoding and delimiter, the header, the number of rows (and
 rows with errors, with the first of them located) and the first --limit records.
 The format comes from --format, else the file extension, else the content.
 
+A title above the header (a report name, a date) is skipped with --header-row N
+(the header is on row or line N) or --skip-rows N (N rows or lines come before it),
+as format.header_row and format.skip_rows do in the config. Where the file looks
+misread (a header of one column holding another delimiter, a title taken for the
+header, bytes of another encoding), a hint names the config setting to try, e.g.
+  Hint:  the header has one column containing ';': delimiter: ';'?
+
 FILE is a local path, or CONNECTION:PATH to read it from a connection of the config
 given with -c (an sftp server, an Azure Blob container or a local folder), e.g.
   pipeline inspect -c pipeline.yaml partner-sftp:/outbound/customers/customers_1.csv`,
@@ -57,6 +67,9 @@ given with -c (an sftp server, an Azure Blob container or a local folder), e.g.
 				return usageError(err)
 			}
 			opts.Format = f
+			if err := checkHeaderRows(opts); err != nil {
+				return usageError(err)
+			}
 			var rd reader.Reader
 			if _, statErr := os.Stat(path); errors.Is(statErr, fs.ErrNotExist) && connectionPath.MatchString(path) {
 				rd, err = openFromConnection(cmd.Context(), cfgPath, path, opts)
@@ -93,8 +106,23 @@ given with -c (an sftp server, an Azure Blob container or a local folder), e.g.
 	fl.StringVar(&opts.Delimiter, "delimiter", "", "CSV delimiter (default: detected)")
 	fl.StringVar(&opts.Encoding, "encoding", "", "CSV/JSON encoding (default: detected)")
 	fl.BoolVar(&opts.NoHeader, "no-header", false, "the file has no header row")
+	fl.IntVar(&opts.HeaderRow, "header-row", 0, "1-based row (XLSX) or line (CSV) holding the header; the rows above it are skipped (default: --skip-rows + 1)")
+	fl.IntVar(&opts.SkipRows, "skip-rows", 0, "rows (XLSX) or lines (CSV) to skip before the header, such as a title")
 	fl.StringVarP(&cfgPath, "config", "c", "", "config file whose connections CONNECTION:PATH names")
 	return cmd
+}
+
+// checkHeaderRows refuses negative or contradicting --header-row and --skip-rows.
+func checkHeaderRows(opts reader.Options) error {
+	switch {
+	case opts.HeaderRow < 0:
+		return fmt.Errorf("--header-row %d: rows count from 1", opts.HeaderRow)
+	case opts.SkipRows < 0:
+		return fmt.Errorf("--skip-rows %d: want 0 or more", opts.SkipRows)
+	case opts.HeaderRow > 0 && opts.SkipRows > 0 && opts.HeaderRow != opts.SkipRows+1:
+		return fmt.Errorf("--header-row %d and --skip-rows %d disagree: give one of them", opts.HeaderRow, opts.SkipRows)
+	}
+	return nil
 }
 
 // openFromConnection streams "connection:path" from a connection of the config.
@@ -162,6 +190,8 @@ type inspection struct {
 	RowErrors         int               `json:"row_errors"`
 	First             []inspectedRecord `json:"records"`
 	Errors            []inspectedError  `json:"errors"`
+	// Hints say why the file may be misread and which setting would likely read it.
+	Hints []string `json:"hints"`
 }
 
 type inspectedRecord struct {
@@ -194,6 +224,19 @@ func inspect(rd reader.Reader, limit int) (inspection, error) {
 		Header:            append([]string{}, rd.Header()...),
 		First:             []inspectedRecord{},
 		Errors:            []inspectedError{},
+		Hints:             []string{},
+	}
+	if h := reader.DelimiterHint(res.Header); h != "" {
+		res.Hints = append(res.Hints, h)
+	}
+	// A header of one column above wider records is likely a title: the first of
+	// them is likely the header.
+	titleRow := 0
+	lookForTitle := len(res.Hints) == 0 && reader.TitleHint(res.Header, 0) != ""
+	titleHint := func() {
+		if titleRow > 0 {
+			res.Hints = append(res.Hints, reader.TitleHint(res.Header, titleRow))
+		}
 	}
 	if info.Delimiter != 0 {
 		res.Delimiter = string(rune(info.Delimiter))
@@ -201,13 +244,18 @@ func inspect(rd reader.Reader, limit int) (inspection, error) {
 	for {
 		rec, err := rd.Next()
 		if err == io.EOF {
+			titleHint()
 			return res, nil
 		}
 		var rowErr *reader.RowError
 		if err != nil && !errors.As(err, &rowErr) {
+			titleHint()
 			return res, fmt.Errorf("after %d rows: %w", res.Rows, err)
 		}
 		res.Rows++
+		if lookForTitle && titleRow == 0 && wider(rec.Values) {
+			titleRow = max(rec.Loc.Line, rec.Loc.Row)
+		}
 		if rowErr != nil {
 			res.RowErrors++
 			if len(res.Errors) < maxShownRowErrors {
@@ -220,6 +268,18 @@ func inspect(rd reader.Reader, limit int) (inspection, error) {
 			res.First = append(res.First, inspectedRecord{Line: rec.Loc.Line, Row: rec.Loc.Row, Values: append([]string{}, rec.Values...)})
 		}
 	}
+}
+
+// wider reports whether values hold more than one column: two non-empty values, or
+// one holding a delimiter (the file was split with another).
+func wider(values []string) bool {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	return n > 1 || reader.DelimiterHint(values) != ""
 }
 
 func printInspection(w io.Writer, res inspection) {
@@ -251,8 +311,15 @@ func printInspection(w io.Writer, res inspection) {
 	if res.Records != "" {
 		fmt.Fprintf(tw, "Records:\t%s\n", res.Records)
 	}
-	fmt.Fprintf(tw, "Header:\t%d columns\n", len(res.Header))
+	columns := "columns"
+	if len(res.Header) == 1 {
+		columns = "column"
+	}
+	fmt.Fprintf(tw, "Header:\t%d %s\n", len(res.Header), columns)
 	fmt.Fprintf(tw, "Rows:\t%d (%d with errors)\n", res.Rows, res.RowErrors)
+	for _, h := range res.Hints {
+		fmt.Fprintf(tw, "Hint:\t%s\n", h)
+	}
 	tw.Flush()
 
 	if len(res.First) > 0 {
@@ -265,22 +332,27 @@ func printInspection(w io.Writer, res inspection) {
 		}
 		// Every cell ends with a tab, and short rows are padded, so that
 		// tabwriter keeps each column aligned over all lines.
+		width := min(len(res.Header), maxShownColumns)
 		fmt.Fprint(tw, loc, "\t")
-		for _, h := range res.Header {
+		for _, h := range res.Header[:width] {
 			fmt.Fprint(tw, cell(h), "\t")
 		}
 		fmt.Fprintln(tw)
 		for _, r := range res.First {
 			fmt.Fprint(tw, max(r.Line, r.Row), "\t")
-			for _, v := range r.Values {
+			values := r.Values[:min(len(r.Values), maxShownColumns)]
+			for _, v := range values {
 				fmt.Fprint(tw, cell(v), "\t")
 			}
-			fmt.Fprint(tw, strings.Repeat("\t", max(0, len(res.Header)-len(r.Values))))
+			fmt.Fprint(tw, strings.Repeat("\t", max(0, width-len(values))))
 			fmt.Fprintln(tw)
 		}
 		tw.Flush()
 		for _, line := range strings.Split(strings.TrimSuffix(table.String(), "\n"), "\n") {
 			fmt.Fprintln(w, strings.TrimRight(line, " "))
+		}
+		if len(res.Header) > width {
+			fmt.Fprintf(w, "(the first %d of %d columns; --json shows them all)\n", width, len(res.Header))
 		}
 	}
 	if len(res.Errors) > 0 {

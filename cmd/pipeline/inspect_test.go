@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -137,4 +138,95 @@ connections:
 	out, code = runCLI(t, "inspect", "-c", cfg, "nowhere:/x.csv")
 	assert.Equal(t, exitUsage, code, out)
 	assert.Contains(t, out, `no connection "nowhere"`)
+}
+
+// A workbook with a title above its header, as reports exported from an ERP have.
+func TestInspectXLSXTitleRow(t *testing.T) {
+	t.Parallel()
+	f := excelize.NewFile()
+	require.NoError(t, f.SetCellValue("Sheet1", "A1", "Customer export 2024-03-01"))
+	require.NoError(t, f.MergeCell("Sheet1", "A1", "C1"))
+	require.NoError(t, f.SetSheetRow("Sheet1", "A3", &[]any{"Account", "Name", "City"}))
+	require.NoError(t, f.SetSheetRow("Sheet1", "A4", &[]any{"C-1", "Ann", "Oslo"}))
+	require.NoError(t, f.SetSheetRow("Sheet1", "A5", &[]any{"C-2", "Bob", "Rome"}))
+	path := filepath.Join(t.TempDir(), "export.xlsx")
+	require.NoError(t, f.SaveAs(path))
+	require.NoError(t, f.Close())
+
+	// Read as is, the title is taken for the header, and inspect says so.
+	out, code := runCLI(t, "inspect", path, "--json")
+	require.Equal(t, exitOK, code, out)
+	var res inspection
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	assert.Equal(t, []string{"Customer export 2024-03-01"}, res.Header)
+	assert.Contains(t, out, `"hints": [`)
+	assert.Equal(t, 3, res.RowErrors)
+	assert.Equal(t, []string{`the header is one column, "Customer export 2024-03-01": a title row above the header? header_row: 3?`}, res.Hints)
+	out, code = runCLI(t, "inspect", path)
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, `Hint:    the header is one column, "Customer export 2024-03-01": a title row above the header? header_row: 3?`)
+
+	for _, args := range [][]string{{"--header-row", "3"}, {"--skip-rows", "2"}, {"--header-row", "3", "--skip-rows", "2"}} {
+		out, code := runCLI(t, append([]string{"inspect", path}, args...)...)
+		require.Equal(t, exitOK, code, out)
+		assert.Contains(t, out, "Header:  3 columns\nRows:    2 (0 with errors)\n", args)
+		assert.Contains(t, out, "ROW  Account  Name  City\n4    C-1      Ann   Oslo\n5    C-2      Bob   Rome\n", args)
+		assert.NotContains(t, out, "Hint:", args)
+	}
+}
+
+func TestInspectCSVHints(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	title := filepath.Join(dir, "title.csv")
+	require.NoError(t, os.WriteFile(title, []byte("Customer export\r\n\r\nAccount;Name\r\nC-1;Ann\r\n"), 0o600))
+	out, code := runCLI(t, "inspect", title, "--json")
+	require.Equal(t, exitOK, code, out)
+	var res inspection
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	assert.Equal(t, []string{`the header is one column, "Customer export": a title row above the header? header_row: 3?`}, res.Hints,
+		"the title has no delimiter, so ',' was taken and the records are one column each")
+	out, code = runCLI(t, "inspect", title, "--header-row", "3", "--json")
+	require.Equal(t, exitOK, code, out)
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	assert.Equal(t, []string{"Account", "Name"}, res.Header)
+	assert.Equal(t, ";", res.Delimiter)
+	assert.Empty(t, res.Hints)
+
+	semi := filepath.Join(dir, "semi.csv")
+	require.NoError(t, os.WriteFile(semi, []byte("Account;Name\nC-1;Ann\n"), 0o600))
+	out, code = runCLI(t, "inspect", semi, "--delimiter", ",")
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "Hint:       the header has one column containing ';': delimiter: ';'?\n")
+
+	// A wide header is cut in the table, not in --json.
+	var wide strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&wide, "c%d,", i+1)
+	}
+	path := filepath.Join(dir, "wide.csv")
+	require.NoError(t, os.WriteFile(path, []byte(wide.String()+"\n"+strings.Repeat("x,", 50)+"\n"), 0o600))
+	out, code = runCLI(t, "inspect", path)
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "LINE  c1  c2  c3  c4  c5  c6  c7  c8  c9  c10  c11  c12  c13  c14  c15  c16  c17  c18  c19  c20\n")
+	assert.Contains(t, out, "(the first 20 of 51 columns; --json shows them all)")
+}
+
+func TestInspectHeaderRowUsage(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "x.csv")
+	require.NoError(t, os.WriteFile(path, []byte("a,b\n1,2\n"), 0o600))
+	for args, want := range map[string]string{
+		"--header-row -1":              "--header-row -1: rows count from 1",
+		"--skip-rows -2":               "--skip-rows -2: want 0 or more",
+		"--header-row 3 --skip-rows 1": "--header-row 3 and --skip-rows 1 disagree: give one of them",
+	} {
+		out, code := runCLI(t, append([]string{"inspect", path}, strings.Fields(args)...)...)
+		assert.Equal(t, exitUsage, code, "%s: %s", args, out)
+		assert.Contains(t, out, want)
+	}
+	out, code := runCLI(t, "inspect", "--help")
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "--header-row int")
+	assert.Contains(t, out, "--skip-rows int")
 }

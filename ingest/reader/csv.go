@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
+
+	"github.com/dmfpipe/dmfpipe/internal/excerpt"
 )
 
 // csvReader parses RFC 4180 CSV byte by byte over a UTF-8 stream (the
@@ -19,9 +22,11 @@ type csvReader struct {
 	delim  byte
 	nl     byte // record terminator: '\n' (with an optional '\r' before it), or '\r' for old Mac files
 	maxRec int
+	enc    textEncoding
 	info   Info
 	header []string
 	width  int
+	hint   *string // why the header may be wrong (headerHint), set at the first ragged row
 
 	line    int    // physical lines consumed so far
 	start   int    // line where the current record starts
@@ -53,6 +58,7 @@ func newCSV(r io.Reader, opts Options) (*csvReader, error) {
 		br:     ts.br,
 		nl:     '\n',
 		maxRec: opts.MaxRecordBytes,
+		enc:    ts.textEncoding,
 		info:   Info{Format: FormatCSV, Encoding: ts.encoding, EncodingSource: ts.source},
 	}
 	if p.maxRec <= 0 {
@@ -62,7 +68,11 @@ func newCSV(r io.Reader, opts Options) (*csvReader, error) {
 	if bytes.IndexByte(sample, '\n') < 0 && bytes.IndexByte(sample, '\r') >= 0 {
 		p.nl = '\r'
 	}
-	for range opts.SkipRows {
+	skip := opts.SkipRows
+	if opts.HeaderRow > 0 {
+		skip = opts.HeaderRow - 1
+	}
+	for range skip {
 		if _, err := p.readLine(); err == io.EOF {
 			break
 		} else if err != nil {
@@ -97,7 +107,11 @@ func newCSV(r io.Reader, opts Options) (*csvReader, error) {
 		return p, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading header: %w", err)
+		hint := "" // problem() gives NUL and encoding errors theirs
+		if p.rowErr.Code != CodeNUL && p.rowErr.Code != CodeInvalidEncoding {
+			hint = p.enc.binaryHint()
+		}
+		return nil, headerErr(p.rowErr, hint)
 	}
 	p.header = append([]string(nil), rec.Values...)
 	p.width = len(p.header)
@@ -112,7 +126,7 @@ func parseDelimiter(s string) (byte, error) {
 		return '\t', nil
 	}
 	if len(s) != 1 || s[0] >= utf8.RuneSelf || s[0] == '"' || s[0] == '\r' || s[0] == '\n' || s[0] == 0 {
-		return 0, fmt.Errorf("delimiter %q: want one ASCII character other than a quote or line break", s)
+		return 0, fmt.Errorf("delimiter %s: want one ASCII character other than a quote or line break", excerpt.Quote(s))
 	}
 	return s[0], nil
 }
@@ -195,17 +209,40 @@ func (p *csvReader) Next() (Record, error) {
 		}
 		rec, err := p.emit()
 		if err == nil && len(rec.Values) != p.width {
-			err = p.newRowError(0, CodeRagged, fmt.Sprintf("%s, the header has %d", countFields(len(rec.Values)), p.width))
+			err = p.newRowError(0, CodeRagged, fmt.Sprintf("%s, the header has %d%s", plural(len(rec.Values), "field"), p.width, p.raggedHint(rec.Values)))
 		}
 		return rec, err
 	}
 }
 
-func countFields(n int) string {
-	if n == 1 {
-		return "1 field"
+// raggedHint says why a row may not fit the header: a file that is not
+// text, the header's own hint, or a carriage return alone inside the row of a
+// file whose lines end in LF.
+func (p *csvReader) raggedHint(values []string) string {
+	if p.hint == nil {
+		h := p.enc.binaryHint()
+		if h == "" {
+			h = delimiterHint(p.header, p.delim)
+			if h == "" {
+				h = TitleHint(p.header, p.start)
+			}
+			if h != "" {
+				h = "; " + h
+			}
+		}
+		p.hint = &h
 	}
-	return strconv.Itoa(n) + " fields"
+	if *p.hint != "" {
+		return *p.hint
+	}
+	if p.nl == '\n' {
+		for _, v := range values {
+			if strings.IndexByte(v, '\r') >= 0 {
+				return "; a field holds a lone carriage return (CR), which does not end a line here: mixed line endings?"
+			}
+		}
+	}
+	return ""
 }
 
 // readLine returns the next physical line with its terminator (the last line
@@ -355,9 +392,14 @@ func (p *csvReader) endField() {
 var rowErrRank = map[Code]int{CodeUnclosedQuote: 4, CodeNUL: 3, CodeInvalidEncoding: 2, CodeBadQuote: 1}
 
 func (p *csvReader) setRowErr(col int, code Code, msg string) {
-	if p.rowErr == nil || rowErrRank[code] > rowErrRank[p.rowErr.Code] {
+	if p.outranks(code) {
 		p.rowErr = p.newRowError(col, code, msg)
 	}
+}
+
+// outranks reports whether a problem of code would replace the row's error.
+func (p *csvReader) outranks(code Code) bool {
+	return p.rowErr == nil || rowErrRank[code] > rowErrRank[p.rowErr.Code]
 }
 
 func (p *csvReader) newRowError(col int, code Code, msg string) *RowError {
@@ -390,13 +432,11 @@ func (p *csvReader) sanitize() {
 	ends := make([]int, 0, len(p.ends))
 	start := 0
 	for i, e := range p.ends {
-		field, code := sanitizeText(p.buf[start:e])
+		raw := p.buf[start:e]
+		field, code := sanitizeText(raw)
 		start = e + 1
-		switch code {
-		case CodeNUL:
-			p.setRowErr(i+1, code, "NUL byte")
-		case CodeInvalidEncoding:
-			p.setRowErr(i+1, code, "invalid bytes for encoding "+p.info.Encoding)
+		if code != "" && p.outranks(code) {
+			p.setRowErr(i+1, code, p.enc.problem(code, raw))
 		}
 		out = append(out, field...)
 		ends = append(ends, len(out))

@@ -375,6 +375,11 @@ func TestCSVHeaderErrors(t *testing.T) {
 	_, err := Open(strings.NewReader("a,\"b\n"), Options{Format: FormatCSV, FileName: "h.csv"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "reading header")
+	assert.Equal(t, `h.csv: reading header: line 1 column 2: quoted field not closed before the end of the file`, err.Error(),
+		"the file named once, first")
+	var re *RowError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, RowError{File: "h.csv", Line: 1, Column: 2, Code: CodeUnclosedQuote, Msg: "quoted field not closed before the end of the file"}, *re)
 	_, err = Open(strings.NewReader("a,b\n"), Options{Format: FormatCSV, Delimiter: "ab"})
 	require.Error(t, err)
 	_, err = Open(strings.NewReader("a,b\n"), Options{Format: FormatCSV, Encoding: "ebcdic"})

@@ -16,6 +16,19 @@
 // styled but empty spreadsheet rows) carry no data and are skipped wherever
 // they are; Locations keep counting them.
 //
+// Every error names the file first and says where (line, or sheet and row,
+// and the column when there is one). What it quotes from the file (a cell, a
+// key, a sheet name, a list of sheets) is cut to about 200 characters with
+// what was left out said (package internal/excerpt), so that a hostile file
+// cannot make a message large. Where the cause is likely, a message ends with
+// a hint naming the setting that would read the file: "; the file looks like
+// windows-1252: encoding: windows-1252?" for bytes the encoding does not
+// decode, "; the header has one column containing ';': delimiter: ';'?" or
+// "; the header is one column, ...: a title row above the header? header_row:
+// 3?" for a row wider than a one-column header, "; the file looks like binary
+// data, not text" for a file that is not text. HeaderHint gives the header's
+// hint to callers that find a header lacking the columns they expect.
+//
 // # CSV
 //
 // RFC 4180: fields quoted with '"', quotes doubled inside, delimiters and

@@ -63,9 +63,22 @@ func canonicalEncoding(s string) (string, error) {
 
 // textStream is a text file decoded to UTF-8.
 type textStream struct {
-	br       *bufio.Reader
+	br *bufio.Reader
+	textEncoding
+}
+
+// textEncoding is how a text file is decoded, and what the file looks like, for
+// messages about bytes that do not decode.
+type textEncoding struct {
 	encoding string
 	source   string // given, bom or detected
+	// likely is what detection chooses for the first 64 KiB (windows-1252
+	// when they are neither UTF-16 nor valid UTF-8), whatever the format's
+	// fallback; empty after a BOM, which no setting overrides.
+	likely string
+	// binary names what the first bytes look like when not text (see
+	// describeBinary), else "".
+	binary string
 }
 
 // openText removes the byte-order mark and decodes r to UTF-8 according to
@@ -79,6 +92,13 @@ func openText(r io.Reader, given, fallback string) (*textStream, error) {
 	br := bufio.NewReaderSize(r, sampleSize)
 	ts := &textStream{br: br}
 	head, _ := br.Peek(3)
+	if !bytes.HasPrefix(head, bomUTF8) && !bytes.HasPrefix(head, bomUTF16LE) && !bytes.HasPrefix(head, bomUTF16BE) {
+		sample, err := br.Peek(sampleSize)
+		ts.likely = detectEncoding(sample, err == nil, encWindows1252)
+		if ts.likely != encUTF16LE && ts.likely != encUTF16BE && enc != encUTF16 && enc != encUTF16LE && enc != encUTF16BE {
+			ts.binary = describeBinary(sample)
+		}
+	}
 	switch {
 	case bytes.HasPrefix(head, bomUTF8):
 		ts.encoding, ts.source = encUTF8, "bom"
@@ -93,9 +113,10 @@ func openText(r io.Reader, given, fallback string) (*textStream, error) {
 		ts.encoding, ts.source = encUTF16LE, "given"
 	case enc != "":
 		ts.encoding, ts.source = enc, "given"
+	case ts.likely == encWindows1252:
+		ts.encoding, ts.source = fallback, "detected"
 	default:
-		sample, err := br.Peek(sampleSize)
-		ts.encoding, ts.source = detectEncoding(sample, err == nil, fallback), "detected"
+		ts.encoding, ts.source = ts.likely, "detected"
 	}
 	switch ts.encoding {
 	case encUTF16LE, encUTF16BE:
@@ -131,8 +152,36 @@ func detectEncoding(sample []byte, truncated bool, fallback string) string {
 
 // detectUTF16 recognises BOM-less UTF-16 of mostly Latin text: NUL bytes in
 // at least a quarter of the odd (little-endian) or even (big-endian)
-// positions and none in the others.
+// positions and none in the others, and, when the sample holds a line feed
+// byte, one of them as the low byte of a UTF-16 line feed. The last rule
+// keeps a short text file with a NUL byte in it from passing for UTF-16.
 func detectUTF16(sample []byte) string {
+	switch enc := utf16ByNUL(sample); {
+	case enc == "" || bytes.IndexByte(sample, '\n') < 0:
+		return enc
+	case enc == encUTF16LE && hasEvenIndex(sample, "\n\x00"):
+		return enc
+	case enc == encUTF16BE && hasEvenIndex(sample, "\x00\n"):
+		return enc
+	}
+	return ""
+}
+
+// hasEvenIndex reports whether seq occurs in b at an even index.
+func hasEvenIndex(b []byte, seq string) bool {
+	for off := 0; ; {
+		i := bytes.Index(b[off:], []byte(seq))
+		if i < 0 {
+			return false
+		}
+		if (off+i)%2 == 0 {
+			return true
+		}
+		off += i + 1
+	}
+}
+
+func utf16ByNUL(sample []byte) string {
 	var even, odd int
 	for i, b := range sample {
 		if b == 0 {
@@ -279,4 +328,91 @@ func (d *utf16Reader) Read(p []byte) (int, error) {
 	n := copy(p, d.pending)
 	d.pending = d.pending[n:]
 	return n, nil
+}
+
+// problem describes raw, a field holding a NUL byte (code CodeNUL) or bytes
+// not valid in the encoding (CodeInvalidEncoding, raw undecoded for UTF-8,
+// else holding invalidByte), and says what likely causes it: another
+// encoding, or a file that is not text.
+func (e textEncoding) problem(code Code, raw []byte) string {
+	var b strings.Builder
+	if code == CodeNUL {
+		b.WriteString("NUL byte")
+	} else {
+		b.WriteString("not valid ")
+		b.WriteString(displayEncoding(e.encoding))
+		if e.encoding == encUTF8 {
+			if c, ok := firstInvalidUTF8(raw); ok {
+				fmt.Fprintf(&b, " (byte 0x%02X)", c)
+			}
+		}
+	}
+	switch {
+	case e.binary != "":
+		b.WriteString(e.binaryHint())
+	case e.likely != "" && e.likely != e.encoding && (code != CodeNUL || e.likely == encUTF16LE || e.likely == encUTF16BE):
+		fmt.Fprintf(&b, "; the file looks like %s: encoding: %s?", e.likely, e.likely)
+	case code != CodeNUL && e.source == "detected" && e.encoding == encUTF8:
+		fmt.Fprintf(&b, "; the first 64 KiB of the file are UTF-8, this is not: encoding: %s?", encWindows1252)
+	}
+	return b.String()
+}
+
+// binaryHint is a hint for an error in the first line of a file that is not text.
+func (e textEncoding) binaryHint() string {
+	if e.binary == "" {
+		return ""
+	}
+	return "; the file looks like " + e.binary + ", not text"
+}
+
+// binaryMagic are the first bytes of files that are mistaken for text files.
+var binaryMagic = []struct{ magic, what string }{
+	{"PK\x03\x04", "a zip archive (an XLSX workbook? format: xlsx)"},
+	{oleMagic, "a legacy .xls workbook or an encrypted XLSX (an OLE compound file)"},
+	{"%PDF-", "a PDF document"},
+	{"\x1f\x8b", "a gzip archive"},
+}
+
+// describeBinary says what sample, the first bytes of a file without a BOM
+// that is not UTF-16, looks like when it is not text: a known file type, or
+// "binary data" when at least 16 and over 5% of its bytes are control
+// characters other than tab, line feed, form feed and carriage return, NUL
+// bytes padding the end left out. It returns "" for text.
+func describeBinary(sample []byte) string {
+	for _, m := range binaryMagic {
+		if bytes.HasPrefix(sample, []byte(m.magic)) {
+			return m.what
+		}
+	}
+	sample = bytes.TrimRight(sample, "\x00")
+	ctl := 0
+	for _, c := range sample {
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\f' && c != '\r') || c == 0x7F {
+			ctl++
+		}
+	}
+	if ctl >= 16 && ctl*20 > len(sample) {
+		return "binary data"
+	}
+	return ""
+}
+
+// displayEncoding writes an encoding's name as prose does: UTF-8, ISO-8859-1, windows-1252.
+func displayEncoding(enc string) string {
+	if strings.HasPrefix(enc, "utf") || strings.HasPrefix(enc, "iso") {
+		return strings.ToUpper(enc)
+	}
+	return enc
+}
+
+func firstInvalidUTF8(b []byte) (byte, bool) {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return b[i], true
+		}
+		i += n
+	}
+	return 0, false
 }

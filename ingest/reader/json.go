@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/dmfpipe/dmfpipe/internal/excerpt"
 )
 
 // maxJSONDepth bounds nesting so that hostile input cannot exhaust the stack.
@@ -19,6 +21,7 @@ const maxJSONDepth = 256
 type jsonReader struct {
 	file   string
 	ndjson bool
+	enc    textEncoding
 	info   Info
 
 	r    io.Reader
@@ -76,6 +79,7 @@ func newJSON(r io.Reader, format Format, opts Options) (*jsonReader, error) {
 	p := &jsonReader{
 		file:   opts.FileName,
 		ndjson: format == FormatNDJSON,
+		enc:    ts.textEncoding,
 		info:   Info{Format: format, Encoding: ts.encoding, EncodingSource: ts.source},
 		r:      ts.br,
 		buf:    make([]byte, sampleSize),
@@ -257,14 +261,13 @@ func (p *jsonReader) setRowErr(col int, code Code, msg string) {
 func (p *jsonReader) sanitize() {
 	for i := range p.cells {
 		c := &p.cells[i]
-		v, code := sanitizeText(p.vbuf[c.start:c.end])
-		switch code {
-		case "":
+		raw := p.vbuf[c.start:c.end]
+		v, code := sanitizeText(raw)
+		if code == "" {
 			continue
-		case CodeNUL:
-			p.setRowErr(c.col+1, code, fmt.Sprintf("field %q: NUL character", p.header[c.col]))
-		case CodeInvalidEncoding:
-			p.setRowErr(c.col+1, code, fmt.Sprintf("field %q: invalid bytes for encoding %s", p.header[c.col], p.info.Encoding))
+		}
+		if p.rowErr == nil {
+			p.setRowErr(c.col+1, code, fmt.Sprintf("field %s: %s", excerpt.Quote(p.header[c.col]), p.enc.problem(code, raw)))
 		}
 		// Appending keeps the other cells' offsets valid.
 		c.start = len(p.vbuf)
@@ -513,7 +516,9 @@ func (p *jsonReader) leaf(dst *[]byte, start int) {
 		case p.fixed:
 			return
 		default:
-			p.setRowErr(0, CodeUnknownField, fmt.Sprintf("field %q is not in the header (built from the first %d records)", p.path, p.sample))
+			if p.rowErr == nil {
+				p.setRowErr(0, CodeUnknownField, fmt.Sprintf("field %s is not in the header (built from the first %d records)", excerpt.Quote(string(p.path)), p.sample))
+			}
 			return
 		}
 	}
@@ -679,7 +684,7 @@ func (p *jsonReader) number(dst *[]byte) error {
 // seek moves to just inside the array at the JSON pointer ptr.
 func (p *jsonReader) seek(ptr string) error {
 	if ptr != "" && !strings.HasPrefix(ptr, "/") {
-		return fmt.Errorf("records %q: a JSON pointer starts with /", ptr)
+		return fmt.Errorf("records %s: a JSON pointer starts with /", excerpt.Quote(ptr))
 	}
 	var tokens []string
 	if ptr != "" {
@@ -691,22 +696,22 @@ func (p *jsonReader) seek(ptr string) error {
 		at := "/" + strings.Join(tokens[:i], "/")
 		found, err := p.descend(tok)
 		if err != nil {
-			return fmt.Errorf("records %q: %w", ptr, err)
+			return fmt.Errorf("records %s: %w", excerpt.Quote(ptr), err)
 		}
 		if !found {
-			return fmt.Errorf("records %q: nothing at %q under %q", ptr, tok, at)
+			return fmt.Errorf("records %s: nothing at %s under %s", excerpt.Quote(ptr), excerpt.Quote(tok), excerpt.Quote(at))
 		}
 	}
 	c, ok := p.skipSpace()
 	if !ok {
-		return fmt.Errorf("records %q: %w", ptr, p.syntax("unexpected end of input, want an array"))
+		return fmt.Errorf("records %s: %w", excerpt.Quote(ptr), p.syntax("unexpected end of input, want an array"))
 	}
 	if c != '[' {
-		hint := ""
+		hint := p.enc.binaryHint()
 		if ptr == "" && c == '{' {
 			hint = "; set records to the JSON pointer of the array (e.g. /data/items) or use ndjson"
 		}
-		return fmt.Errorf("records %q: want an array, found %s%s", ptr, describeJSON(c), hint)
+		return fmt.Errorf("records %s: want an array, found %s%s", excerpt.Quote(ptr), describeJSON(c), hint)
 	}
 	p.pos++
 	return nil
@@ -753,7 +758,7 @@ func (p *jsonReader) descend(tok string) (bool, error) {
 	case '[':
 		idx, err := strconv.Atoi(tok)
 		if err != nil || idx < 0 {
-			return false, fmt.Errorf("%q is not an array index", tok)
+			return false, fmt.Errorf("%s is not an array index", excerpt.Quote(tok))
 		}
 		p.pos++
 		if c, ok = p.skipSpace(); ok && c == ']' {

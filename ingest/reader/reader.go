@@ -8,8 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/dmfpipe/dmfpipe/internal/excerpt"
 )
 
 // Format names a file format.
@@ -59,7 +62,7 @@ type Location struct {
 // String formats the location for messages: "line 12" or "sheet \"S\" row 5".
 func (l Location) String() string {
 	if l.Sheet != "" || l.Row > 0 {
-		return fmt.Sprintf("sheet %q row %d", l.Sheet, l.Row)
+		return fmt.Sprintf("sheet %s row %d", excerpt.Quote(l.Sheet), l.Row)
 	}
 	return fmt.Sprintf("line %d", l.Line)
 }
@@ -131,7 +134,7 @@ type Options struct {
 	// then named "1", "2", ... after the first record's width.
 	NoHeader bool
 	// SkipRows is the number of physical lines (CSV) or rows (XLSX) before
-	// the header, or before the first record with NoHeader.
+	// the header, or before the first record with NoHeader: title rows.
 	SkipRows int
 	// MaxRecordBytes caps one CSV record; a record beyond it (usually an
 	// unclosed quote) is a final error. Defaults to 16 MiB.
@@ -140,8 +143,11 @@ type Options struct {
 	// Sheet is the XLSX sheet: a name, or a 1-based index. A sheet named like
 	// a number wins over the index. Defaults to the first sheet.
 	Sheet string
-	// HeaderRow is the 1-based XLSX row holding the header (with NoHeader,
-	// the first row read). Defaults to SkipRows+1.
+	// HeaderRow is the 1-based physical line (CSV) or row (XLSX) holding
+	// the header (with NoHeader, the first row read); what is above it is
+	// skipped, and it wins over SkipRows. Blank lines from there on are
+	// skipped as everywhere in a CSV; an empty XLSX header row is an error.
+	// Defaults to SkipRows+1.
 	HeaderRow int
 	// MaxXLSXBytes caps the decompressed size of the sheet and shared
 	// strings read from a workbook (a zip bomb guard). Defaults to 2 GiB.
@@ -200,11 +206,11 @@ type RowError struct {
 func (e *RowError) Error() string {
 	var b strings.Builder
 	if e.File != "" {
-		b.WriteString(e.File)
+		b.WriteString(excerpt.String(e.File))
 		b.WriteString(": ")
 	}
 	if e.Sheet != "" || e.Row > 0 {
-		fmt.Fprintf(&b, "sheet %q row %d", e.Sheet, e.Row)
+		fmt.Fprintf(&b, "sheet %s row %d", excerpt.Quote(e.Sheet), e.Row)
 		if e.Column > 0 {
 			fmt.Fprintf(&b, " column %s", ColumnName(e.Column))
 		}
@@ -360,9 +366,134 @@ func sanitizeText(b []byte) ([]byte, Code) {
 	return b, code
 }
 
+// fileErr names file in err, unless err names it already.
 func fileErr(file string, err error) error {
 	if file == "" {
 		return err
 	}
-	return fmt.Errorf("%s: %w", file, err)
+	var fe *fileError
+	if errors.As(err, &fe) && fe.file == file {
+		return err
+	}
+	var re *RowError
+	if errors.As(err, &re) && re.File == file {
+		return err
+	}
+	return &fileError{file: file, err: err}
+}
+
+// headerError is a problem in the header row, which leaves the file unread.
+type headerError struct {
+	row  *RowError
+	hint string // appended to the message
+}
+
+func headerErr(row *RowError, hint string) error { return &headerError{row: row, hint: hint} }
+
+func (e *headerError) Error() string {
+	r := *e.row
+	r.File = ""
+	msg := "reading header: " + r.Error() + e.hint
+	if e.row.File == "" {
+		return msg
+	}
+	return excerpt.String(e.row.File) + ": " + msg
+}
+
+func (e *headerError) Unwrap() error { return e.row }
+
+// fileError is an error about a file, which it names first.
+type fileError struct {
+	file string
+	err  error
+}
+
+func (e *fileError) Error() string { return excerpt.String(e.file) + ": " + e.err.Error() }
+func (e *fileError) Unwrap() error { return e.err }
+
+// headerDelimiters are the candidates of delimiter detection, as a config spells them.
+var headerDelimiters = [...]struct {
+	c      byte
+	config string
+}{{',', "','"}, {';', "';'"}, {'\t', `"\t"`}, {'|', "'|'"}}
+
+// HeaderHint returns a hint on why a file's header lacks the columns
+// expected, or "" when it has none: DelimiterHint, else TitleHint without a
+// row.
+func HeaderHint(header []string) string {
+	if h := DelimiterHint(header); h != "" {
+		return h
+	}
+	return TitleHint(header, 0)
+}
+
+// DelimiterHint returns, for a header of one column (the others empty)
+// holding one of the delimiters , ; tab or |, the hint that the file was
+// likely split with another delimiter: "the header has one column containing
+// ';': delimiter: ';'?". It returns "" for any other header.
+func DelimiterHint(header []string) string { return delimiterHint(header, 0) }
+
+// TitleHint returns, for a header of one column (the others empty), the hint
+// that it may be a title above the real header, on row (or line) row when
+// not 0: "the header is one column, "Customers 2024": a title row above the
+// header? header_row: 3?". It returns "" for any other header.
+func TitleHint(header []string, row int) string {
+	only := soleColumn(header)
+	if only < 0 {
+		return ""
+	}
+	n := "N"
+	if row > 0 {
+		n = strconv.Itoa(row)
+	}
+	return fmt.Sprintf("the header is one column, %s: a title row above the header? header_row: %s?", excerpt.Quote(header[only]), n)
+}
+
+// soleColumn returns the index of the only non-empty column of header, or -1.
+func soleColumn(header []string) int {
+	only := -1
+	for i, h := range header {
+		if h == "" {
+			continue
+		}
+		if only >= 0 {
+			return -1
+		}
+		only = i
+	}
+	return only
+}
+
+// delimiterHint is DelimiterHint for a header split with delim, which it does not suggest.
+func delimiterHint(header []string, delim byte) string {
+	only := soleColumn(header)
+	if only < 0 {
+		return ""
+	}
+	best, bestCount := -1, 0
+	for i, d := range headerDelimiters {
+		if d.c == delim {
+			continue
+		}
+		if n := strings.Count(header[only], string(d.c)); n > bestCount {
+			best, bestCount = i, n
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	d := headerDelimiters[best]
+	what := d.config
+	if d.c == '\t' {
+		what = "tabs"
+	}
+	return fmt.Sprintf("the header has one column containing %s: delimiter: %s?", what, d.config)
+}
+
+// plural says "1 field" or "3 fields".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

@@ -10,6 +10,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/dmfpipe/dmfpipe/internal/excerpt"
 )
 
 // maxXLSXRatio is the compression ratio beyond which a large workbook part
@@ -84,6 +86,7 @@ type xlsxReader struct {
 	dateKinds []dateKind
 	header    []string
 	width     int
+	hint      *string // why the header may be wrong (headerHint), set at the first ragged row
 
 	rowNum  int // the current row's number
 	cells   []xlsxCell
@@ -110,7 +113,7 @@ func newXLSX(ra io.ReaderAt, size int64, opts Options) (*xlsxReader, error) {
 		if n, _ := ra.ReadAt(magic[:], 0); n == len(magic) && string(magic[:]) == oleMagic {
 			return nil, errors.New("opening workbook: an encrypted (password-protected) workbook or a legacy .xls file, which cannot be read: save it as an unprotected .xlsx")
 		}
-		return nil, fmt.Errorf("opening workbook: %w", err)
+		return nil, fmt.Errorf("opening workbook: %w", excerpt.Error(err))
 	}
 	pkg := xlsxPackage{files: map[string]*zip.File{}}
 	for _, f := range zr.File {
@@ -136,7 +139,7 @@ func newXLSX(ra io.ReaderAt, size int64, opts Options) (*xlsxReader, error) {
 
 	sheetFile := pkg.get(sheet.target)
 	if sheetFile == nil {
-		return nil, fmt.Errorf("sheet %q: part %s missing from the workbook", sheet.name, sheet.target)
+		return nil, fmt.Errorf("sheet %s: part %s missing from the workbook", excerpt.Quote(sheet.name), excerpt.String(sheet.target))
 	}
 	sstFile := pkg.get(wb.sharedStrings)
 	budget := &xlsxBudget{left: xlsxLimit(opts)}
@@ -151,19 +154,19 @@ func newXLSX(ra io.ReaderAt, size int64, opts Options) (*xlsxReader, error) {
 	if sstFile != nil {
 		rc, err := sstFile.Open()
 		if err != nil {
-			return nil, fmt.Errorf("reading shared strings: %w", err)
+			return nil, fmt.Errorf("reading shared strings: %w", excerpt.Error(err))
 		}
 		p.sst, err = readSharedStrings(budget.reader(rc), sstFile.UncompressedSize64)
 		rc.Close()
 		if err != nil {
-			return nil, fmt.Errorf("reading shared strings: %w", err)
+			return nil, fmt.Errorf("reading shared strings: %w", excerpt.Error(err))
 		}
 	} else {
 		p.sst = &sharedStrings{}
 	}
 	rc, err := sheetFile.Open()
 	if err != nil {
-		return nil, fmt.Errorf("reading sheet %q: %w", sheet.name, err)
+		return nil, fmt.Errorf("reading sheet %s: %w", excerpt.Quote(sheet.name), excerpt.Error(err))
 	}
 	p.sheet = rc
 	p.sc = newXMLScanner(budget.reader(rc))
@@ -202,10 +205,10 @@ func (p *xlsxReader) readHeader(opts Options) error {
 			return nil
 		}
 		if p.rowNum > headerRow {
-			return fmt.Errorf("sheet %q: header row %d is empty", p.info.Sheet, headerRow)
+			return fmt.Errorf("sheet %s: header row %d is empty", excerpt.Quote(p.info.Sheet), headerRow)
 		}
 		if p.rowErr != nil {
-			return fmt.Errorf("reading header: %w", p.rowErr)
+			return headerErr(p.rowErr, "")
 		}
 		p.width = p.rowWidth()
 		p.header = append([]string(nil), p.buildValues(p.width)...)
@@ -255,7 +258,14 @@ func (p *xlsxReader) record() (Record, error) {
 				first = min(first, c.col)
 			}
 		}
-		p.rowErr = p.newRowError(first+1, CodeRagged, fmt.Sprintf("a value beyond the header's %d columns", p.width))
+		if p.hint == nil {
+			h := TitleHint(p.header, p.rowNum)
+			if h != "" {
+				h = "; " + h
+			}
+			p.hint = &h
+		}
+		p.rowErr = p.newRowError(first+1, CodeRagged, fmt.Sprintf("a value beyond the header's %s%s", plural(p.width, "column"), *p.hint))
 	}
 	rec := Record{Values: p.buildValues(max(w, p.width)), Loc: Location{Sheet: p.info.Sheet, Row: p.rowNum}}
 	if p.rowErr != nil {
@@ -308,7 +318,7 @@ func (p *xlsxReader) xmlErr(err error) error {
 	if errors.Is(err, ErrXLSXTooLarge) {
 		return fileErr(p.file, err)
 	}
-	return fileErr(p.file, fmt.Errorf("sheet %q after row %d: %w", p.info.Sheet, p.rowNum, err))
+	return fileErr(p.file, fmt.Errorf("sheet %s after row %d: %w", excerpt.Quote(p.info.Sheet), p.rowNum, excerpt.Error(err)))
 }
 
 // readRow reads the next <row> into cells and rowBuf, keeping only cells
@@ -331,7 +341,7 @@ func (p *xlsxReader) readRow() error {
 		if v, ok := attr(t.attrs, "r"); ok {
 			n, ok := parseUint(v)
 			if !ok {
-				return p.xmlErr(fmt.Errorf("row number %q", v))
+				return p.xmlErr(fmt.Errorf("row number %s", excerpt.Quote(string(v))))
 			}
 			p.rowNum = n
 		} else {
@@ -378,7 +388,7 @@ func (p *xlsxReader) readCells() error {
 				if c, ok := parseColumn(v); ok {
 					col = c
 				} else {
-					p.setRowErr(col+1, CodeBadCell, fmt.Sprintf("cell reference %q", v))
+					p.setRowErr(col+1, CodeBadCell, "cell reference "+excerpt.Quote(string(v)))
 				}
 			case "t":
 				typ = v
@@ -450,7 +460,7 @@ func (p *xlsxReader) readCell(col int, typ string, style int) error {
 	case typ == "s":
 		i, ok := parseUint(v)
 		if !ok || i >= p.sst.len() {
-			p.setRowErr(col+1, CodeBadCell, fmt.Sprintf("shared string index %q out of range", v))
+			p.setRowErr(col+1, CodeBadCell, fmt.Sprintf("shared string index %s out of range", excerpt.Quote(string(v))))
 			return nil
 		}
 		if code, bad := p.sst.bad[i]; bad {
@@ -616,10 +626,10 @@ func (b *xlsxBudget) check(f *zip.File) error {
 	}
 	size := f.UncompressedSize64
 	if size > uint64(b.left) {
-		return fmt.Errorf("%w: %s is %d bytes uncompressed, the limit is %d", ErrXLSXTooLarge, f.Name, size, b.left)
+		return fmt.Errorf("%w: %s is %d bytes uncompressed, the limit is %d", ErrXLSXTooLarge, excerpt.String(f.Name), size, b.left)
 	}
 	if size > maxXLSXRatioFloor && size/max(f.CompressedSize64, 1) > maxXLSXRatio {
-		return fmt.Errorf("%w: %s compresses %d:1, a likely zip bomb", ErrXLSXTooLarge, f.Name, size/max(f.CompressedSize64, 1))
+		return fmt.Errorf("%w: %s compresses %d:1, a likely zip bomb", ErrXLSXTooLarge, excerpt.String(f.Name), size/max(f.CompressedSize64, 1))
 	}
 	return nil
 }
@@ -659,15 +669,15 @@ func (k xlsxPackage) decode(name string, v any) error {
 		return nil
 	}
 	if f.UncompressedSize64 > maxXLSXMetaBytes {
-		return fmt.Errorf("%w: %s is %d bytes uncompressed", ErrXLSXTooLarge, name, f.UncompressedSize64)
+		return fmt.Errorf("%w: %s is %d bytes uncompressed", ErrXLSXTooLarge, excerpt.String(name), f.UncompressedSize64)
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", name, err)
+		return fmt.Errorf("reading %s: %w", excerpt.String(name), excerpt.Error(err))
 	}
 	defer rc.Close()
 	if err := xml.NewDecoder(io.LimitReader(rc, maxXLSXMetaBytes)).Decode(v); err != nil {
-		return fmt.Errorf("reading %s: %w", name, err)
+		return fmt.Errorf("reading %s: %w", excerpt.String(name), excerpt.Error(err))
 	}
 	return nil
 }
@@ -724,7 +734,7 @@ func (k xlsxPackage) workbook() (*xlsxWorkbook, error) {
 		part = "xl/workbook.xml"
 	}
 	if k.get(part) == nil {
-		return nil, fmt.Errorf("not an XLSX workbook: no %s", part)
+		return nil, fmt.Errorf("not an XLSX workbook: no %s", excerpt.String(part))
 	}
 	var doc struct {
 		Pr struct {
@@ -757,7 +767,7 @@ func (k xlsxPackage) workbook() (*xlsxWorkbook, error) {
 	for _, s := range doc.Sheets {
 		target := byID[s.ID]
 		if target == "" {
-			return nil, fmt.Errorf("sheet %q: no relationship %q in the workbook", s.Name, s.ID)
+			return nil, fmt.Errorf("sheet %s: no relationship %s in the workbook", excerpt.Quote(s.Name), excerpt.Quote(s.ID))
 		}
 		wb.sheets = append(wb.sheets, xlsxSheet{name: s.Name, target: target})
 	}
@@ -788,9 +798,9 @@ func (wb *xlsxWorkbook) pick(want string) (xlsxSheet, error) {
 	}
 	names := make([]string, len(wb.sheets))
 	for i, s := range wb.sheets {
-		names[i] = strconv.Quote(s.name)
+		names[i] = s.name
 	}
-	return xlsxSheet{}, fmt.Errorf("no sheet %q (the workbook has %s)", want, strings.Join(names, ", "))
+	return xlsxSheet{}, fmt.Errorf("no sheet %s (the workbook has %s)", excerpt.Quote(want), excerpt.QuotedList(names, "sheet"))
 }
 
 // styles returns, per cell style index, whether its number format shows a

@@ -58,6 +58,23 @@ func zipParts(t testing.TB, parts map[string]string) []byte {
 	return buf.Bytes()
 }
 
+// zipAllButSheet starts a zip in w with the parts of workbookParts but the
+// sheet, which the caller adds its own way.
+func zipAllButSheet(t testing.TB, w io.Writer) *zip.Writer {
+	t.Helper()
+	zw := zip.NewWriter(w)
+	for name, body := range workbookParts() {
+		if name == "xl/worksheets/sheet1.xml" {
+			continue
+		}
+		w, err := zw.Create(name)
+		require.NoError(t, err)
+		_, err = io.WriteString(w, body)
+		require.NoError(t, err)
+	}
+	return zw
+}
+
 func openXLSXBytes(t *testing.T, b []byte, opts Options) Reader {
 	t.Helper()
 	opts.Format = FormatXLSX
@@ -305,16 +322,7 @@ func TestXLSXSizeLimits(t *testing.T) {
 
 	// A part that compresses like a zip bomb is refused before it is read.
 	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for name, body := range workbookParts() {
-		if name == "xl/worksheets/sheet1.xml" {
-			continue
-		}
-		w, err := zw.Create(name)
-		require.NoError(t, err)
-		_, err = io.WriteString(w, body)
-		require.NoError(t, err)
-	}
+	zw := zipAllButSheet(t, &buf)
 	w, err := zw.Create("xl/worksheets/sheet1.xml")
 	require.NoError(t, err)
 	_, err = io.WriteString(w, `<worksheet `+nsMain+`><sheetData>`)
