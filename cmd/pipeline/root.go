@@ -23,6 +23,7 @@ and exports the other way. Projects are declared in a YAML config file.`,
 		newDevCmd(),
 		newDMFCmd(),
 		newEmulatorCmd(),
+		newEntitiesCmd(),
 		newInspectCmd(),
 		newJobsCmd(),
 		newMigrateCmd(),
@@ -31,6 +32,7 @@ and exports the other way. Projects are declared in a YAML config file.`,
 		newRunCmd(),
 		newServeCmd(),
 		newStagingCmd(),
+		newMappingHelpCmd(),
 	)
 	return root
 }
