@@ -18,6 +18,7 @@ and exports the other way. Projects are declared in a YAML config file.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	setVersionFlag(root)
 	root.AddCommand(
 		newCheckCmd(),
 		newDevCmd(),
@@ -32,6 +33,7 @@ and exports the other way. Projects are declared in a YAML config file.`,
 		newRunCmd(),
 		newServeCmd(),
 		newStagingCmd(),
+		newVersionCmd(),
 		newMappingHelpCmd(),
 	)
 	return root
