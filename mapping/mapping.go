@@ -61,7 +61,7 @@ func Compile(p *config.Project, cat *catalog.Catalog) (*Mapping, error) {
 	}
 	ent, ok := cat.Lookup(p.Target.Entity)
 	if !ok {
-		add(p.Pos, "entity %q is not in the catalog (known: %s)", p.Target.Entity, entityNames(cat))
+		add(p.Pos, "entity %q is not in the catalog%s (known: %s)", p.Target.Entity, validate.DidYouMean(validate.SuggestEntities(cat, p.Target.Entity)), entityNames(cat))
 		return nil, probs
 	}
 	if ent.ReadOnly {
@@ -72,7 +72,7 @@ func Compile(p *config.Project, cat *catalog.Catalog) (*Mapping, error) {
 	for _, fm := range p.Mapping {
 		cf, ok := ent.Field(fm.Field)
 		if !ok {
-			add(fm.Pos, "%s is not a field of %s%s", fm.Field, ent.DMFName, suggestField(ent, fm.Field))
+			add(fm.Pos, "%s", validate.UnknownFieldProblem(ent, fm.Field))
 			continue
 		}
 		if prev, dup := seen[cf.StagingName]; dup {
@@ -91,8 +91,8 @@ func Compile(p *config.Project, cat *catalog.Catalog) (*Mapping, error) {
 	if len(p.Mapping) > 0 {
 		mappingPos = p.Mapping[0].Pos
 	}
-	for _, msg := range missingMandatory(ent, p.Mapping, seen) {
-		add(mappingPos, "%s", msg)
+	for _, miss := range missingMandatory(ent, p.Mapping, seen) {
+		add(mappingPos, "%s", miss.msg)
 	}
 	if len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
@@ -163,14 +163,35 @@ func compileField(fm *config.FieldMapping, cf *catalog.Field) (*field, config.Pr
 	return f, probs
 }
 
+// Required lists the fields a mapping of ent must have when it maps nothing else, in
+// catalog order: the mandatory fields without a catalog default or number sequence, and
+// those the entity's conditional rules require given the other fields' defaults (the
+// first of a set of which one is needed). Compile reports each one a mapping leaves out.
+func Required(ent *catalog.Entity) []string {
+	var names []string
+	for _, miss := range missingMandatory(ent, nil, nil) {
+		if !slices.Contains(names, miss.fields[0]) {
+			names = append(names, miss.fields[0])
+		}
+	}
+	return names
+}
+
+// missing is a mandatory field, or a set of fields of which one is needed, that a
+// mapping leaves out.
+type missing struct {
+	fields []string
+	msg    string
+}
+
 // missingMandatory lists the mandatory fields the mapping leaves empty, counting catalog
 // defaults and the conditional rules whose condition is decided by config alone.
-func missingMandatory(ent *catalog.Entity, fms config.Mapping, mapped map[string]config.Position) []string {
-	var msgs []string
+func missingMandatory(ent *catalog.Entity, fms config.Mapping, mapped map[string]config.Position) []missing {
+	var out []missing
 	for _, cf := range ent.Fields {
 		if cf.Mandatory && !cf.AutoGenerate && cf.Default == "" {
 			if _, ok := mapped[cf.StagingName]; !ok {
-				msgs = append(msgs, fmt.Sprintf("mandatory field %s of %s is not mapped (add it to mapping, with from, const or default)", cf.StagingName, ent.DMFName))
+				out = append(out, missing{[]string{cf.StagingName}, fmt.Sprintf("mandatory field %s of %s is not mapped (add it to mapping, with from, const or default)", cf.StagingName, ent.DMFName)})
 			}
 		}
 	}
@@ -205,14 +226,14 @@ func missingMandatory(ent *catalog.Entity, fms config.Mapping, mapped map[string
 		cond := fmt.Sprintf("%s requires it when %s is %s", ent.DMFName, r.WhenField, v)
 		for _, need := range r.RequireAll {
 			if _, ok := mapped[need]; !ok {
-				msgs = append(msgs, fmt.Sprintf("%s must be mapped: %s", need, cond))
+				out = append(out, missing{[]string{need}, fmt.Sprintf("%s must be mapped: %s", need, cond)})
 			}
 		}
 		if len(r.RequireAny) > 0 && !slices.ContainsFunc(r.RequireAny, func(n string) bool { _, ok := mapped[n]; return ok }) {
-			msgs = append(msgs, fmt.Sprintf("one of %s must be mapped: %s", strings.Join(r.RequireAny, ", "), cond))
+			out = append(out, missing{r.RequireAny, fmt.Sprintf("one of %s must be mapped: %s", strings.Join(r.RequireAny, ", "), cond)})
 		}
 	}
-	return msgs
+	return out
 }
 
 func entityNames(cat *catalog.Catalog) string {
@@ -221,16 +242,4 @@ func entityNames(cat *catalog.Catalog) string {
 		names = append(names, e.DMFName)
 	}
 	return strings.Join(names, ", ")
-}
-
-// suggestField names the field closest to an unknown name, when one is close.
-func suggestField(ent *catalog.Entity, name string) string {
-	names := make([]string, len(ent.Fields))
-	for i, f := range ent.Fields {
-		names[i] = f.StagingName
-	}
-	if best := config.Closest(strings.ToUpper(name), names); best != "" {
-		return fmt.Sprintf(" (did you mean %s?)", best)
-	}
-	return ""
 }

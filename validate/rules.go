@@ -175,7 +175,11 @@ func CompileRowRules(p *config.Project, fields []string, cat *catalog.Catalog) (
 			continue
 		}
 		if i < 0 {
-			add(r.Pos, "validate: field %s is not mapped", r.Field)
+			if _, known := ent.Field(r.Field); !known {
+				add(r.Pos, "validate: %s", UnknownFieldProblem(ent, r.Field))
+			} else {
+				add(r.Pos, "validate: field %s is not mapped", r.Field)
+			}
 			continue
 		}
 		fc := base[i]

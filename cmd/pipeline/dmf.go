@@ -681,7 +681,13 @@ func newDMFEntitiesCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "entities",
 		Short: "List the environment's data entities (/metadata/DataEntities)",
-		Args:  cobra.NoArgs,
+		Long: `entities lists the data entities of an F&O environment (/metadata/DataEntities),
+with the label a project's target.entity takes for those dmfpipe's built-in catalog
+knows ("pipeline entities" lists the catalog offline, with every entity's fields). An
+entity without a label can still be sent with "pipeline dmf import --entity", under
+the name DMF shows it by.`,
+		Example: `  pipeline dmf entities -c pipeline.yaml --env contoso-prod --filter customer`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client(cmd)
 			if err != nil {
@@ -691,12 +697,18 @@ func newDMFEntitiesCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			cat := catalog.Default()
 			needle := strings.ToLower(filter)
-			list := []dmf.DataEntity{}
+			list := []liveEntity{}
+			known := 0
 			for _, e := range all {
-				hay := strings.ToLower(e.Name + "\x00" + e.PublicEntityName + "\x00" + e.PublicCollectionName + "\x00" + e.LabelID)
+				le := liveEntity{DataEntity: e, Label: catalogLabel(cat, e)}
+				hay := strings.ToLower(e.Name + "\x00" + e.PublicEntityName + "\x00" + e.PublicCollectionName + "\x00" + e.LabelID + "\x00" + le.Label)
 				if strings.Contains(hay, needle) {
-					list = append(list, e)
+					list = append(list, le)
+					if le.Label != "" {
+						known++
+					}
 				}
 			}
 			sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
@@ -705,18 +717,40 @@ func newDMFEntitiesCmd() *cobra.Command {
 				return printJSON(out, list)
 			}
 			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tPUBLIC ENTITY\tCOLLECTION\tCATEGORY\tREAD-ONLY")
+			fmt.Fprintln(w, "NAME\tLABEL (target.entity)\tPUBLIC ENTITY\tCOLLECTION\tCATEGORY\tREAD-ONLY")
 			for _, e := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\n", e.Name, e.PublicEntityName, e.PublicCollectionName, e.EntityCategory, e.IsReadOnly)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\n", e.Name, orDash(e.Label), e.PublicEntityName, e.PublicCollectionName, e.EntityCategory, e.IsReadOnly)
 			}
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "%d entities\n", len(list))
+			fmt.Fprintf(out, "%d entities, %d of them in dmfpipe's catalog (a label: usable as target.entity)\n", len(list), known)
 			return nil
 		},
 	}
 	f.register(cmd, true)
 	cmd.Flags().StringVar(&filter, "filter", "", "show only entities whose names contain TEXT (case-insensitive)")
 	return cmd
+}
+
+// liveEntity is an environment's data entity with the catalog label a config needs.
+type liveEntity struct {
+	dmf.DataEntity
+	// Label is the catalog's label of the entity (target.entity), empty when the catalog
+	// does not know it.
+	Label string `json:"label,omitempty"`
+}
+
+// catalogLabel is the label of a live entity in the catalog, found by its AOT or OData
+// names: F&O's LabelId may be a label id such as @SYS12345 rather than the text.
+func catalogLabel(cat *catalog.Catalog, e dmf.DataEntity) string {
+	for _, n := range []string{e.Name, e.PublicEntityName, e.PublicCollectionName} {
+		if n == "" {
+			continue
+		}
+		if ent, ok := cat.Lookup(n); ok {
+			return ent.DMFName
+		}
+	}
+	return ""
 }

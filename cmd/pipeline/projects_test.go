@@ -50,6 +50,6 @@ projects:
 	assert.Equal(t, `:14: project p: field SALESCURRENCYCODE: const "EURO" is too long: 4 characters, at most 3 allowed`, lines[1])
 	assert.Contains(t, lines[2], `:15: project p: field ORGANIZATIONNAME: unknown transform "trimm"`)
 	assert.Equal(t, ":17: project p: invalid pattern: error parsing regexp: missing closing ): `(`", lines[3], "reported once")
-	assert.Equal(t, ":18: project p: validate: field NOPE is not mapped", lines[4])
+	assert.Equal(t, ":18: project p: validate: NOPE is not a field of Customers V3 (`pipeline entities \"Customers V3\"` lists its fields)", lines[4])
 	assert.Contains(t, lines[5], `:19: project q: entity "Customers V9" is not in the catalog`)
 }

@@ -18,11 +18,13 @@ and exports the other way. Projects are declared in a YAML config file.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	setVersionFlag(root)
 	root.AddCommand(
 		newCheckCmd(),
 		newDevCmd(),
 		newDMFCmd(),
 		newEmulatorCmd(),
+		newEntitiesCmd(),
 		newInspectCmd(),
 		newJobsCmd(),
 		newMigrateCmd(),
@@ -31,6 +33,8 @@ and exports the other way. Projects are declared in a YAML config file.`,
 		newRunCmd(),
 		newServeCmd(),
 		newStagingCmd(),
+		newVersionCmd(),
+		newMappingHelpCmd(),
 	)
 	return root
 }
