@@ -228,7 +228,7 @@ func projectNotifier(cfg *config.Config) notify.Sender {
 		if len(p.Notify.Email) > 0 && cfg.SMTP != nil {
 			multi = append(multi, &notify.Email{SMTP: *cfg.SMTP, To: p.Notify.Email})
 		}
-		if p.Notify.Webhook != "" {
+		if !p.Notify.Webhook.IsZero() {
 			multi = append(multi, &notify.Webhook{URL: p.Notify.Webhook})
 		}
 		if len(multi) > 0 {
