@@ -247,7 +247,7 @@ func (a *App) Notifier() notify.Sender {
 		if len(p.Notify.Email) > 0 && a.cfg.SMTP != nil {
 			multi = append(multi, &notify.Email{SMTP: *a.cfg.SMTP, To: p.Notify.Email})
 		}
-		if p.Notify.Webhook != "" {
+		if !p.Notify.Webhook.IsZero() {
 			multi = append(multi, &notify.Webhook{URL: p.Notify.Webhook})
 		}
 		if len(multi) > 0 {

@@ -1,9 +1,14 @@
 package config_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -28,11 +33,7 @@ func problemsOf(t *testing.T, err error) []string {
 	t.Helper()
 	var ps config.Problems
 	require.True(t, errors.As(err, &ps), "want config.Problems, got %v", err)
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
-	}
-	return out
+	return problemStrings(ps)
 }
 
 func noEnv(string) (string, bool) { return "", false }
@@ -250,4 +251,125 @@ func TestExampleConfigIsClean(t *testing.T) {
 	}
 	assert.Equal(t, 1, kinds["export"])
 	assert.True(t, formats["csv"] && formats["xlsx"] && formats["json"], "an import per format")
+}
+
+// Printed with any verb, a Secret shows neither its value nor its value's hex or bytes.
+func TestSecretNeverPrintsWithAnyVerb(t *testing.T) {
+	t.Parallel()
+	s := config.NewSecret("hunter2")
+	hex := fmt.Sprintf("%x", "hunter2")
+	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10s"} {
+		out := fmt.Sprintf(format, s) + fmt.Sprintf(format, struct{ S config.Secret }{s})
+		assert.NotContains(t, out, "hunter2", format)
+		assert.NotContains(t, strings.ToLower(out), hex, format)
+	}
+	var log bytes.Buffer
+	slog.New(slog.NewTextHandler(&log, nil)).Info("x", "secret", s)
+	assert.NotContains(t, log.String(), "hunter2")
+}
+
+func TestSecretURLShowsSchemeAndHostOnly(t *testing.T) {
+	t.Parallel()
+	const raw = "https://user:pw@contoso.webhook.office.com:8443/webhookb2/0f8fad5b/IncomingWebhook/abc?sig=S3cr3t#frag"
+	u := config.NewSecretURL(raw)
+	assert.Equal(t, raw, u.Value())
+	assert.Equal(t, "https://contoso.webhook.office.com:8443", u.String())
+	for _, out := range []string{
+		fmt.Sprintf("%v %+v %#v %s %q %x %d", u, u, u, u, u, u, u),
+		fmt.Sprintf("%+v", config.Notify{Webhook: u}),
+		string(must(json.Marshal(config.Notify{Webhook: u}))),
+		fmt.Sprint(must(u.MarshalYAML())),
+	} {
+		for _, secret := range []string{"0f8fad5b", "S3cr3t", "pw", "webhookb2", fmt.Sprintf("%x", "0f8fad5b")} {
+			assert.NotContains(t, out, secret)
+		}
+	}
+	assert.Equal(t, "[redacted]", config.NewSecretURL("hooks.slack.com/services/T0/B0/xyz").String(), "no scheme: nothing shown")
+	assert.Equal(t, "", config.SecretURL{}.String())
+}
+
+// With OptionalSecrets, references this shell cannot resolve are warnings, the rest of the
+// config is still checked, and the secrets that depend on them are not reported missing.
+func TestOptionalSecretsAreWarnings(t *testing.T) {
+	t.Parallel()
+	dir := writeConfig(t, map[string]string{
+		"c.yaml": strings.NewReplacer(
+			"client_secret: s3cret", "client_secret: ${env:FO_SECRET}",
+			"url: https://contoso.operations.dynamics.com/", "url: ${env:FO_URL}",
+			"drop: { type: local, root: ./data }", "drop: { type: local, root: ./data }\n  blob: { type: azblob, connection_string: \"${file:az.txt}\", container: in }",
+		).Replace(validConfig),
+	})
+	file := filepath.Join(dir, "c.yaml")
+	cfg, err := config.Loader{LookupEnv: noEnv, OptionalSecrets: true}.Load(file)
+	require.NoError(t, err)
+	want := []string{
+		file + ":6: warning: environments.prod.url: environment variable FO_URL is not set",
+		file + ":9: warning: environments.prod.client_secret: environment variable FO_SECRET is not set",
+		file + ":12: warning: connections.blob.connection_string: secret file " + filepath.Join(dir, "az.txt") + " does not exist",
+	}
+	assert.Equal(t, want, problemStrings(cfg.Warnings))
+	for _, w := range cfg.Warnings {
+		assert.Equal(t, config.SeverityWarning, w.Severity)
+	}
+
+	// The rest is still validated: a real mistake fails Load and comes with the warnings.
+	require.NoError(t, os.WriteFile(file, []byte(strings.Replace(string(must(os.ReadFile(file))), "kind: import", "kind: sync", 1)), 0o600))
+	_, err = config.Loader{LookupEnv: noEnv, OptionalSecrets: true}.Load(file)
+	got := problemsOf(t, err)
+	assert.Equal(t, append(want, file+`:15: project customers: kind must be import or export, not "sync"`), got)
+
+	// Without the option, the same references are errors, named, as before.
+	_, err = config.Loader{LookupEnv: noEnv}.Load(file)
+	var ps config.Problems
+	require.ErrorAs(t, err, &ps)
+	assert.Empty(t, ps.Warnings())
+	assert.Contains(t, err.Error(), file+":9: environments.prod.client_secret: environment variable FO_SECRET is not set")
+}
+
+// A reference that fails for another reason than "not set" stays an error.
+func TestOptionalSecretsKeepsOtherReferenceErrors(t *testing.T) {
+	t.Parallel()
+	dir := writeConfig(t, map[string]string{"c.yaml": strings.Replace(validConfig, "client_secret: s3cret", "client_secret: ${vault:fo}", 1)})
+	_, err := config.Loader{LookupEnv: noEnv, OptionalSecrets: true}.Load(filepath.Join(dir, "c.yaml"))
+	var ps config.Problems
+	require.ErrorAs(t, err, &ps)
+	require.Len(t, ps, 1)
+	assert.Equal(t, config.SeverityError, ps[0].Severity)
+	assert.Contains(t, ps[0].Msg, "unknown reference ${vault:fo}")
+}
+
+func TestWebhookProblemHidesTheURL(t *testing.T) {
+	t.Parallel()
+	dir := writeConfig(t, map[string]string{"c.yaml": strings.Replace(validConfig, "  - name: customers",
+		"  - name: customers\n    notify: { webhook: \"ftp://hooks.example/services/T0SECRET\" }", 1)})
+	_, err := config.Loader{LookupEnv: noEnv}.Load(filepath.Join(dir, "c.yaml"))
+	assert.Equal(t, []string{filepath.Join(dir, "c.yaml") + ":14: project customers: webhook is not an absolute http(s) URL"}, problemsOf(t, err))
+}
+
+// A syntax error is the only thing reported: checking a config that could not be read
+// would add findings ("defines no environments") that are not true of the file.
+func TestYAMLSyntaxErrorAlone(t *testing.T) {
+	t.Parallel()
+	bad := "environments:\n  prod:\n    url: [unclosed\n"
+	dir := writeConfig(t, map[string]string{"bad.yaml": bad})
+	cfg, err := config.Loader{LookupEnv: noEnv}.Load(filepath.Join(dir, "bad.yaml"))
+	assert.Nil(t, cfg)
+	got := problemsOf(t, err)
+	require.Len(t, got, 1, got)
+	assert.Regexp(t, `^`+regexp.QuoteMeta(filepath.Join(dir, "bad.yaml"))+`:\d+: invalid YAML: `, got[0])
+
+	// In a folder, the other files' problems wait until every file parses.
+	dir = writeConfig(t, map[string]string{"a.yaml": "projects:\n  - name: x\n", "b.yaml": bad})
+	_, err = config.Loader{LookupEnv: noEnv}.Load(dir)
+	got = problemsOf(t, err)
+	require.Len(t, got, 1, got)
+	assert.Contains(t, got[0], filepath.Join(dir, "b.yaml")+":")
+}
+
+func problemStrings(ps config.Problems) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }

@@ -27,6 +27,9 @@ type decoder struct {
 	// unresolved holds the paths whose ${...} reference failed, so that validation does not
 	// report the same value again as missing.
 	unresolved map[string]bool
+	// optionalSecrets reports a reference to an unset variable or a missing file as a
+	// warning (Loader.OptionalSecrets).
+	optionalSecrets bool
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -41,7 +44,11 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
 	}
 	v, err := d.expand(n.Value)
 	if err != nil {
-		d.errorf(n, "%s: %v", path, err)
+		if d.optionalSecrets && isNotSet(err) {
+			d.problems.warn(d.file, n.Line, fmt.Sprintf("%s: %v", path, err))
+		} else {
+			d.errorf(n, "%s: %v", path, err)
+		}
 		d.unresolved[path] = true
 		return "", false
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,6 +22,26 @@ type Loader struct {
 	LookupEnv func(string) (string, bool)
 	// ReadFile reads secret files. Defaults to os.ReadFile.
 	ReadFile func(string) ([]byte, error)
+	// OptionalSecrets reports a reference this environment cannot resolve, an unset
+	// ${env:NAME} without fallback or a ${file:PATH} that does not exist, as a
+	// SeverityWarning instead of an error. The value stays empty and the rest of the config
+	// is validated as if it were set; Load succeeds when warnings are its only problems and
+	// lists them in Config.Warnings. It is for checking a config where its secrets do not
+	// live (`pipeline check` in CI): such a Config must not be used to connect. Other
+	// failures (unreadable file, malformed reference) stay errors. Defaults to false: every
+	// reference must resolve.
+	OptionalSecrets bool
+}
+
+// notSetError is a reference to a variable or file this environment does not have; the
+// one failure OptionalSecrets turns into a warning.
+type notSetError struct{ msg string }
+
+func (e *notSetError) Error() string { return e.msg }
+
+func isNotSet(err error) bool {
+	var ns *notSetError
+	return errors.As(err, &ns)
 }
 
 func (e Loader) withDefaults() Loader {
@@ -80,7 +101,7 @@ func (e Loader) resolve(ref, dir string) (string, error) {
 		if hasFallback {
 			return fallback, nil
 		}
-		return "", fmt.Errorf("environment variable %s is not set", name)
+		return "", &notSetError{"environment variable " + name + " is not set"}
 	case ok && kind == "file":
 		if arg == "" {
 			return "", fmt.Errorf("${file:} needs a path")
@@ -92,7 +113,7 @@ func (e Loader) resolve(ref, dir string) (string, error) {
 		data, err := e.ReadFile(path)
 		if err != nil {
 			if os.IsNotExist(err) {
-				return "", fmt.Errorf("secret file %s does not exist", path)
+				return "", &notSetError{"secret file " + path + " does not exist"}
 			}
 			return "", fmt.Errorf("reading secret file %s: %v", path, unwrapPathError(err))
 		}
@@ -121,43 +142,61 @@ func truncate(s string, n int) string {
 // is a Problems listing each of them with its file and line.
 func Load(path string) (*Config, error) { return Loader{}.Load(path) }
 
-// Load reads a config file or folder; see the package function Load.
+// Load reads a config file or folder; see the package function Load. A file that is not
+// valid YAML yields only its syntax errors (of every such file) and a nil Config: checking
+// the rest of a half-read config would report keys that are merely unreadable as missing.
+// Otherwise the Config comes back even with problems, for callers that report more.
 func (l Loader) Load(path string) (*Config, error) {
 	l = l.withDefaults()
 	files, err := configFiles(path)
 	if err != nil {
 		return nil, err
 	}
+	docs, problems, err := parseFiles(files)
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
 	cfg := &Config{Files: files}
-	var problems Problems
-	d := &decoder{problems: &problems, keys: map[string]Position{}, unresolved: map[string]bool{}}
+	d := &decoder{problems: &problems, keys: map[string]Position{}, unresolved: map[string]bool{}, optionalSecrets: l.OptionalSecrets}
 	root := reflect.ValueOf(cfg).Elem()
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("reading config: %w", err)
-		}
-		var doc yaml.Node
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			problems.add(file, yamlErrorLine(err), yamlErrorMsg(err))
-			continue
-		}
+	for i, doc := range docs {
 		if len(doc.Content) == 0 {
 			continue // an empty file
 		}
-		dir := filepath.Dir(file)
-		d.file = file
+		dir := filepath.Dir(files[i])
+		d.file = files[i]
 		d.expand = func(s string) (string, error) { return l.expand(s, dir) }
-		d.decode(&doc, root, "")
+		d.decode(doc, root, "")
 	}
 	cfg.positions = d.keys
 	cfg.applyDefaults()
 	cfg.validate(&problems, d.unresolved)
-	if len(problems) > 0 {
-		problems.sort()
+	problems.sort()
+	cfg.Warnings = problems.Warnings()
+	if problems.HasErrors() {
 		return cfg, problems
 	}
 	return cfg, nil
+}
+
+// parseFiles reads and parses every file, collecting the syntax errors of all of them.
+func parseFiles(files []string) ([]*yaml.Node, Problems, error) {
+	docs := make([]*yaml.Node, len(files))
+	var problems Problems
+	for i, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading config: %w", err)
+		}
+		docs[i] = new(yaml.Node)
+		if err := yaml.Unmarshal(data, docs[i]); err != nil {
+			problems.add(file, yamlErrorLine(err), yamlErrorMsg(err))
+		}
+	}
+	return docs, problems, nil
 }
 
 // configFiles lists the files a config path stands for.

@@ -7,6 +7,11 @@ import (
 )
 
 // Config is a whole dmfpipe configuration: one YAML file or a folder of them.
+//
+// Fields of type Secret and SecretURL hold credentials: write them as ${env:NAME} or
+// ${file:PATH} rather than in clear (any value may use these references). They never
+// print their value. A secret that is not set fails Load, naming the variable or file,
+// unless Loader.OptionalSecrets makes it a warning.
 type Config struct {
 	// Database is the Postgres holding job history, staging and the River queue.
 	Database Database `yaml:"database"`
@@ -23,6 +28,9 @@ type Config struct {
 
 	// Files lists the files the config was read from, in load order.
 	Files []string `yaml:"-"`
+	// Warnings are the problems of SeverityWarning Load found, in file and line order:
+	// with Loader.OptionalSecrets, the secrets that are not set here. They do not fail Load.
+	Warnings Problems `yaml:"-"`
 
 	positions map[string]Position
 }
@@ -33,8 +41,9 @@ func (c *Config) Pos(path string) Position { return c.positions[path] }
 
 // Database locates the Postgres database.
 type Database struct {
-	// URL is a libpq-style URL or keyword/value string. Required by commands that use
-	// the database (serve, run, migrate); `check` does not connect.
+	// URL is a libpq-style URL or keyword/value string; a secret when it holds a password
+	// (postgres://app:${env:PGPASSWORD}@host/db). Required by commands that use the
+	// database (serve, run, migrate); `check` does not connect.
 	URL Secret `yaml:"url"`
 	// MaxConns caps the connection pool of each process. Defaults to 30: a serve or run
 	// process's workers need 25 (one per worker, plus River's own).
@@ -88,15 +97,16 @@ type Connection struct {
 	Host                  string `yaml:"host"`
 	Port                  int    `yaml:"port"` // defaults to 22
 	User                  string `yaml:"user"`
-	Password              Secret `yaml:"password"`
-	PrivateKey            Secret `yaml:"private_key"` // PEM text; use ${file:...}
-	PrivateKeyPassphrase  Secret `yaml:"private_key_passphrase"`
-	KnownHosts            string `yaml:"known_hosts"` // path of a known_hosts file; required unless InsecureIgnoreHostKey
+	Password              Secret `yaml:"password"`               // use ${env:...} or ${file:...}
+	PrivateKey            Secret `yaml:"private_key"`            // PEM text; use ${file:...}
+	PrivateKeyPassphrase  Secret `yaml:"private_key_passphrase"` // use ${env:...} or ${file:...}
+	KnownHosts            string `yaml:"known_hosts"`            // path of a known_hosts file; required unless InsecureIgnoreHostKey
 	HostKeyAlgorithm      string `yaml:"host_key_algorithm"`
 	InsecureIgnoreHostKey bool   `yaml:"insecure_ignore_host_key"`
 
 	// azblob: one of ConnectionString, SASURL, AccountName+AccountKey, or AccountURL alone
-	// (Entra ID through the Azure SDK's default credential chain).
+	// (Entra ID through the Azure SDK's default credential chain). The three secrets take
+	// ${env:...} or ${file:...}.
 	ConnectionString Secret `yaml:"connection_string"`
 	SASURL           Secret `yaml:"sas_url"`
 	AccountURL       string `yaml:"account_url"`
@@ -112,7 +122,7 @@ type SMTP struct {
 	Host     string `yaml:"host"`
 	Port     int    `yaml:"port"` // defaults to 587
 	Username string `yaml:"username"`
-	Password Secret `yaml:"password"`
+	Password Secret `yaml:"password"` // use ${env:...} or ${file:...}
 	From     string `yaml:"from"`
 	// TLS is "starttls" (default), "tls" (implicit) or "none" (loopback test servers only).
 	TLS string `yaml:"tls"`
@@ -267,8 +277,12 @@ type OnErrors struct {
 
 // Notify says who hears about a job.
 type Notify struct {
-	Email   []string `yaml:"email"`
-	Webhook string   `yaml:"webhook"`
+	// Email lists the recipients; needs the smtp section.
+	Email []string `yaml:"email"`
+	// Webhook is the URL notifications are POSTed to (a Teams Workflows or Slack incoming
+	// webhook). It is a secret, its path and query carry the token: write it as ${env:NAME}
+	// or ${file:PATH}; it prints as its scheme and host only.
+	Webhook SecretURL `yaml:"webhook"`
 	// On lists the outcomes that notify: failure, partial, success. Defaults to [failure, partial].
 	On []string `yaml:"on"`
 }

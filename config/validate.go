@@ -172,10 +172,10 @@ func (c *Config) validate(p *Problems, unresolved map[string]bool) {
 
 func (k checker) environment(key string, e *Environment) {
 	k.endpointURL(key+".url", e.Pos, "environment "+e.Name+": url", e.URL, true)
-	if e.Tenant == "" {
+	if k.missing(key+".tenant", e.Tenant == "") {
 		k.at(key, e.Pos, "environment %s: tenant is required", e.Name)
 	}
-	if e.ClientID == "" {
+	if k.missing(key+".client_id", e.ClientID == "") {
 		k.at(key, e.Pos, "environment %s: client_id is required", e.Name)
 	}
 	if k.missing(key+".client_secret", e.ClientSecret.IsZero()) {
@@ -201,7 +201,7 @@ func (k checker) environment(key string, e *Environment) {
 // endpointURL checks an F&O or token URL: absolute, https, or http on a loopback host.
 func (k checker) endpointURL(key string, at Position, name, raw string, required bool) {
 	if raw == "" {
-		if required {
+		if required && !k.unresolved[key] {
 			k.at(key, at, "%s is required", name)
 		}
 		return
@@ -257,10 +257,10 @@ func (k checker) connection(key string, cn *Connection) {
 			k.at(key, cn.Pos, "connection %s: root is required for local connections", cn.Name)
 		}
 	case "sftp":
-		if cn.Host == "" {
+		if k.missing(key+".host", cn.Host == "") {
 			k.at(key, cn.Pos, "connection %s: host is required for sftp connections", cn.Name)
 		}
-		if cn.User == "" {
+		if k.missing(key+".user", cn.User == "") {
 			k.at(key, cn.Pos, "connection %s: user is required for sftp connections", cn.Name)
 		}
 		if k.missing(key+".password", cn.Password.IsZero()) && k.missing(key+".private_key", cn.PrivateKey.IsZero()) {
@@ -274,7 +274,9 @@ func (k checker) connection(key string, cn *Connection) {
 		}
 	case "azblob":
 		auth := 0
-		for _, set := range []bool{!cn.ConnectionString.IsZero(), !cn.SASURL.IsZero(), cn.AccountURL != "" || cn.AccountName != ""} {
+		// A secret that is not set here still counts as the one chosen.
+		sasURL := !k.missing(key+".sas_url", cn.SASURL.IsZero())
+		for _, set := range []bool{!k.missing(key+".connection_string", cn.ConnectionString.IsZero()), sasURL, cn.AccountURL != "" || cn.AccountName != ""} {
 			if set {
 				auth++
 			}
@@ -282,10 +284,10 @@ func (k checker) connection(key string, cn *Connection) {
 		if auth != 1 {
 			k.at(key, cn.Pos, "connection %s: azblob needs exactly one of connection_string, sas_url, account_name with account_key, or account_url (Entra ID)", cn.Name)
 		}
-		if cn.AccountName != "" && cn.AccountKey.IsZero() {
+		if cn.AccountName != "" && k.missing(key+".account_key", cn.AccountKey.IsZero()) {
 			k.at(key+".account_name", cn.Pos, "connection %s: account_name needs account_key", cn.Name)
 		}
-		if cn.Container == "" && cn.SASURL.IsZero() {
+		if cn.Container == "" && !sasURL {
 			k.at(key, cn.Pos, "connection %s: container is required for azblob connections", cn.Name)
 		}
 	}
@@ -498,9 +500,10 @@ func (k checker) notify(key string, p *Project, label string) {
 	if len(n.Email) > 0 && k.c.SMTP == nil {
 		k.at(key+".email", p.Pos, "project %s: notify.email needs an smtp section", label)
 	}
-	if n.Webhook != "" {
-		if u, err := url.Parse(n.Webhook); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-			k.at(key+".webhook", p.Pos, "project %s: webhook %q is not an absolute http(s) URL", label, n.Webhook)
+	if !n.Webhook.IsZero() {
+		// The URL carries the webhook's token: the message must not repeat it.
+		if u, err := url.Parse(n.Webhook.Value()); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			k.at(key+".webhook", p.Pos, "project %s: webhook is not an absolute http(s) URL", label)
 		}
 	}
 	for _, on := range n.On {

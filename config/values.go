@@ -2,6 +2,9 @@ package config
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -9,8 +12,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Secret is a config value that must never be printed: String, GoString and the JSON
-// and YAML encodings show "[redacted]" instead of the value.
+// Secret is a config value that must never be printed: String, GoString, Format (every
+// verb), LogValue and the JSON and YAML encodings show "[redacted]" instead of the value.
 type Secret struct{ value string }
 
 // NewSecret wraps a plain value.
@@ -34,11 +37,62 @@ func (s Secret) String() string {
 // GoString keeps %#v from printing the value.
 func (s Secret) GoString() string { return s.String() }
 
+// Format keeps every verb, %x and %d included, to the redacted text.
+func (s Secret) Format(f fmt.State, verb rune) { formatShown(f, verb, s.String()) }
+
+// LogValue keeps log/slog from printing the value.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
 // MarshalJSON never writes the value.
 func (s Secret) MarshalJSON() ([]byte, error) { return strconv.AppendQuote(nil, s.String()), nil }
 
 // MarshalYAML never writes the value.
 func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+
+// formatShown formats the printable stand-in of a secret as fmt would a string.
+func formatShown(f fmt.State, verb rune, shown string) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = io.WriteString(f, shown)
+		return
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), shown)
+}
+
+// SecretURL is a Secret holding a URL whose path and query carry the credential, as
+// Teams and Slack webhook URLs do. It prints as its scheme and host only
+// ("https://example.webhook.office.com"), or "[redacted]" when the value is no absolute
+// URL; Value returns it whole.
+type SecretURL struct{ Secret }
+
+// NewSecretURL wraps a plain URL.
+func NewSecretURL(v string) SecretURL { return SecretURL{Secret{value: v}} }
+
+// String is the scheme and host, without user info, path, query or fragment.
+func (s SecretURL) String() string {
+	if s.value == "" {
+		return ""
+	}
+	u, err := url.Parse(s.value)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return redacted
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// GoString keeps %#v to the scheme and host.
+func (s SecretURL) GoString() string { return s.String() }
+
+// Format keeps every verb to the scheme and host.
+func (s SecretURL) Format(f fmt.State, verb rune) { formatShown(f, verb, s.String()) }
+
+// LogValue keeps log/slog to the scheme and host.
+func (s SecretURL) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON writes the scheme and host only.
+func (s SecretURL) MarshalJSON() ([]byte, error) { return strconv.AppendQuote(nil, s.String()), nil }
+
+// MarshalYAML writes the scheme and host only.
+func (s SecretURL) MarshalYAML() (any, error) { return s.String(), nil }
 
 func (s *Secret) decodeNode(d *decoder, n *yaml.Node, path string) {
 	if v, ok := d.scalar(n, path, "a string"); ok {

@@ -70,7 +70,10 @@ func (s *Stages) Discover(ctx context.Context, args scheduler.DiscoverArgs, stor
 			fresh = append(fresh, f)
 		}
 	}
-	stable, recheck := s.d.Watcher.Stable(p.Name, p.Source.MinAge.D(), fresh)
+	stable, recheck, err := s.d.Watcher.Stable(ctx, p.Name, p.Source.Connection, p.Source.MinAge.D(), fresh)
+	if err != nil {
+		return err
+	}
 	for _, f := range stable {
 		id, started, err := s.take(ctx, p, p.Source.Connection, f, args.Trigger, args.FireTime, false)
 		if errors.Is(err, ErrNoLegalEntity) {

@@ -70,7 +70,8 @@ type Deps struct {
 	DMF func(env string) (*dmf.Client, error)
 	// Source opens a connection by name. Required.
 	Source func(ctx context.Context, connection string) (ingest.Source, error)
-	// Watcher decides when listed files are stable. Defaults to one on Now.
+	// Watcher decides when listed files are stable. Defaults to one keeping its
+	// sightings in DB, so that a wait one node started is finished by whichever lists next.
 	Watcher *ingest.Watcher
 	// Notifier sends the notifications of projects that ask for them; nil sends none.
 	Notifier notify.Sender
@@ -114,7 +115,7 @@ func New(d Deps) *Stages {
 		d.Now = time.Now
 	}
 	if d.Watcher == nil {
-		d.Watcher = ingest.NewWatcher(d.Now)
+		d.Watcher = ingest.NewWatcher(jobhistory.NewSightings(d.DB))
 	}
 	if d.NodeFresh <= 0 {
 		d.NodeFresh = time.Minute

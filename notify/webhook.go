@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/dmfpipe/dmfpipe/config"
 )
 
 // DefaultWebhookTimeout bounds a webhook POST when Webhook.Timeout is zero.
@@ -23,9 +25,10 @@ const DefaultWebhookTimeout = 30 * time.Second
 // the job itself, machine-readable, under the extra top-level key "dmfpipe" for any other
 // receiver. See [CardMessage].
 type Webhook struct {
-	// URL is the endpoint. Its path and query are treated as a secret: errors show only
-	// its scheme and host.
-	URL string
+	// URL is the endpoint. Its path and query are a secret (Teams and Slack webhook URLs
+	// carry their token there): errors, and the URL printed or logged, show only its
+	// scheme and host; a response body that echoes the path or query has them redacted.
+	URL config.SecretURL
 	// Client defaults to http.DefaultClient; Timeout applies whatever the client.
 	Client *http.Client
 	// Timeout bounds the whole POST, response included. Defaults to DefaultWebhookTimeout.
@@ -35,12 +38,12 @@ type Webhook struct {
 // Send implements [Sender]. Errors are *Error values for [IsPermanent]; a 429 or 503
 // with Retry-After sets Error.RetryAfter.
 func (w *Webhook) Send(ctx context.Context, job Job) error {
-	u, err := url.Parse(w.URL)
+	u, err := url.Parse(w.URL.Value())
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		// url.Parse's error repeats the URL; say only that it is wrong.
 		return permanent(ChannelWebhook, 0, errors.New("webhook URL is not an absolute http(s) URL"))
 	}
-	where := u.Scheme + "://" + u.Host
+	where := w.URL.String()
 	body, err := json.Marshal(CardMessage(job))
 	if err != nil {
 		return permanent(ChannelWebhook, 0, fmt.Errorf("encoding the message for %s: %w", where, err))
@@ -90,9 +93,13 @@ func unwrapURLError(err error) error {
 }
 
 // redact makes a response body fit for an error: one line, short, and without the URL's
-// secret path or query in case the server echoed them.
+// secret path, query or user info in case the server echoed them.
 func redact(body string, u *url.URL) string {
-	for _, secret := range []string{u.RawQuery, u.EscapedPath(), u.Path} {
+	secrets := []string{u.RawQuery, u.EscapedPath(), u.Path}
+	if u.User != nil {
+		secrets = append(secrets, u.User.String())
+	}
+	for _, secret := range secrets {
 		if len(secret) > 1 {
 			body = strings.ReplaceAll(body, secret, "[redacted]")
 		}

@@ -1,19 +1,25 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/notify"
 )
 
@@ -55,7 +61,7 @@ func receiver(t *testing.T, status int, header http.Header, body string) (url st
 func TestWebhookDelivers(t *testing.T) {
 	t.Parallel()
 	url, got := receiver(t, http.StatusAccepted, nil, "")
-	w := &notify.Webhook{URL: url}
+	w := &notify.Webhook{URL: config.NewSecretURL(url)}
 	require.NoError(t, w.Send(context.Background(), partialJob()))
 
 	r := <-got
@@ -91,7 +97,7 @@ func TestWebhookStatusClassification(t *testing.T) {
 			t.Parallel()
 			// The server echoes the secret parts of the URL, as some error pages do.
 			url, _ := receiver(t, c.status, nil, "no flow at "+secretPath+"?"+secretQuery+"\n\ttry again")
-			err := (&notify.Webhook{URL: url}).Send(context.Background(), partialJob())
+			err := (&notify.Webhook{URL: config.NewSecretURL(url)}).Send(context.Background(), partialJob())
 			require.Error(t, err)
 			assert.Equal(t, c.permanent, notify.IsPermanent(err))
 			var ne *notify.Error
@@ -108,21 +114,27 @@ func TestWebhookStatusClassification(t *testing.T) {
 func TestWebhookRetryAfter(t *testing.T) {
 	t.Parallel()
 	url, _ := receiver(t, http.StatusTooManyRequests, http.Header{"Retry-After": {"17"}}, "")
-	err := (&notify.Webhook{URL: url}).Send(context.Background(), partialJob())
+	err := (&notify.Webhook{URL: config.NewSecretURL(url)}).Send(context.Background(), partialJob())
 	var ne *notify.Error
 	require.ErrorAs(t, err, &ne)
 	assert.False(t, ne.Permanent)
 	assert.Equal(t, 17*time.Second, ne.RetryAfter)
 }
 
-func TestWebhookConnectionRefused(t *testing.T) {
-	t.Parallel()
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
+	return addr
+}
 
-	err = (&notify.Webhook{URL: "http://" + addr + secretPath + "?" + secretQuery}).Send(context.Background(), partialJob())
+func TestWebhookConnectionRefused(t *testing.T) {
+	t.Parallel()
+	addr := closedAddr(t)
+	err := (&notify.Webhook{URL: config.NewSecretURL("http://" + addr + secretPath + "?" + secretQuery)}).Send(context.Background(), partialJob())
 	require.Error(t, err)
 	assert.False(t, notify.IsPermanent(err))
 	assert.Contains(t, err.Error(), "http://"+addr)
@@ -141,7 +153,7 @@ func TestWebhookTimeout(t *testing.T) {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
 
-	w := &notify.Webhook{URL: srv.URL + secretPath + "?" + secretQuery, Timeout: 100 * time.Millisecond}
+	w := &notify.Webhook{URL: config.NewSecretURL(srv.URL + secretPath + "?" + secretQuery), Timeout: 100 * time.Millisecond}
 	err := w.Send(context.Background(), partialJob())
 	require.Error(t, err)
 	assert.False(t, notify.IsPermanent(err))
@@ -152,7 +164,7 @@ func TestWebhookTimeout(t *testing.T) {
 func TestWebhookBadURL(t *testing.T) {
 	t.Parallel()
 	for _, u := range []string{"", "not a url", "ftp://example.com/x", "https://exa mple.com/" + secretQuery, "/relative"} {
-		err := (&notify.Webhook{URL: u}).Send(context.Background(), partialJob())
+		err := (&notify.Webhook{URL: config.NewSecretURL(u)}).Send(context.Background(), partialJob())
 		require.Error(t, err, u)
 		assert.True(t, notify.IsPermanent(err), u)
 		assertNoSecret(t, err)
@@ -165,24 +177,90 @@ func TestMulti(t *testing.T) {
 	badURL, _ := receiver(t, http.StatusNotFound, nil, "")
 	busyURL, _ := receiver(t, http.StatusServiceUnavailable, nil, "")
 
-	require.NoError(t, notify.Multi{&notify.Webhook{URL: okURL}}.Send(context.Background(), partialJob()))
+	require.NoError(t, notify.Multi{&notify.Webhook{URL: config.NewSecretURL(okURL)}}.Send(context.Background(), partialJob()))
 	<-okGot
 
-	err := notify.Multi{&notify.Webhook{URL: okURL}, &notify.Webhook{URL: badURL}}.Send(context.Background(), partialJob())
+	err := notify.Multi{&notify.Webhook{URL: config.NewSecretURL(okURL)}, &notify.Webhook{URL: config.NewSecretURL(badURL)}}.Send(context.Background(), partialJob())
 	require.Error(t, err)
 	assert.True(t, notify.IsPermanent(err), "the only failure is permanent")
 	<-okGot
 
-	err = notify.Multi{&notify.Webhook{URL: badURL}, &notify.Webhook{URL: busyURL}}.Send(context.Background(), partialJob())
+	err = notify.Multi{&notify.Webhook{URL: config.NewSecretURL(badURL)}, &notify.Webhook{URL: config.NewSecretURL(busyURL)}}.Send(context.Background(), partialJob())
 	require.Error(t, err)
 	assert.False(t, notify.IsPermanent(err), "one channel is worth a retry")
 	var ne *notify.Error
 	assert.True(t, errors.As(err, &ne))
 }
 
+// webhookConfig is a minimal clean config whose one project posts to ${env:TEAMS_WEBHOOK}.
+const webhookConfig = `
+environments:
+  prod: { url: https://contoso.operations.dynamics.com, tenant: t, client_id: c, client_secret: s }
+connections:
+  drop: { type: local, root: /data }
+projects:
+  - name: customers
+    kind: import
+    environment: prod
+    source: { connection: drop, path: in }
+    target: { entity: Customers V3, legal_entity: USMF, definition_group: CUST }
+    mapping: { CUSTOMERACCOUNT: Account }
+    notify: { webhook: "${env:TEAMS_WEBHOOK}" }
+`
+
+// A webhook URL read from the environment by config reaches the sender whole, and neither
+// a failed delivery nor printing or logging the sender shows its token.
+func TestWebhookURLFromConfigStaysSecret(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "pipeline.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(webhookConfig), 0o600))
+	load := func(url string) config.SecretURL {
+		t.Helper()
+		env := func(name string) (string, bool) { return url, name == "TEAMS_WEBHOOK" }
+		cfg, err := config.Loader{LookupEnv: env}.Load(file)
+		require.NoError(t, err)
+		return cfg.Projects[0].Notify.Webhook
+	}
+
+	closed := "http://" + closedAddr(t)
+	busy, _ := receiver(t, http.StatusInternalServerError, nil, "flow "+secretPath+" failed")
+	for name, url := range map[string]string{"closed port": closed + secretPath + "?" + secretQuery, "500": busy} {
+		t.Run(name, func(t *testing.T) {
+			w := &notify.Webhook{URL: load(url)}
+			require.Equal(t, url, w.URL.Value())
+			err := w.Send(context.Background(), partialJob())
+			require.Error(t, err)
+			assert.False(t, notify.IsPermanent(err))
+			assertNoSecret(t, err)
+
+			var log bytes.Buffer
+			slog.New(slog.NewJSONHandler(&log, nil)).Info("sending", "url", w.URL, "webhook", w)
+			slog.New(slog.NewTextHandler(&log, nil)).Info("sending", "url", w.URL, "webhook", w)
+			for _, shown := range []string{
+				fmt.Sprint(w), fmt.Sprintf("%+v %#v %s %q", w, w, w.URL, w.URL),
+				string(must(json.Marshal(w))), log.String(),
+			} {
+				assertNoSecretIn(t, shown)
+			}
+		})
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 func assertNoSecret(t *testing.T, err error) {
 	t.Helper()
+	assertNoSecretIn(t, err.Error())
+}
+
+func assertNoSecretIn(t *testing.T, text string) {
+	t.Helper()
 	for _, s := range []string{secretPath, secretQuery, "S3cr3tS1gnature", "0f8fad5b"} {
-		assert.NotContains(t, err.Error(), s)
+		assert.NotContains(t, text, s)
 	}
 }
