@@ -3,18 +3,17 @@ package imports
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/text/encoding/unicode"
-	"golang.org/x/text/transform"
 
 	"github.com/dmfpipe/dmfpipe/dmf"
+	"github.com/dmfpipe/dmfpipe/internal/backoff"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/staging"
 )
@@ -27,11 +26,7 @@ const notFoundGrace = 5 * time.Minute
 // schedule's initial interval, growing 1.5× up to its max.
 func (s *Stages) pollInterval(env string, n int) time.Duration {
 	ps := s.pollSettings(env)
-	d, top := ps.Initial.D(), ps.Max.D()
-	for i := 1; i < n && d < top; i++ {
-		d = d * 3 / 2
-	}
-	return min(d, top)
+	return backoff.Policy{Initial: ps.Initial.D(), Max: ps.Max.D(), Multiplier: 1.5}.Delay(n)
 }
 
 // pollWait is how long a status call of ex must still wait to keep to its poll schedule,
@@ -198,11 +193,11 @@ func (s *Stages) verdict(ctx context.Context, client *dmf.Client, p *Project, c 
 		if _, err := client.DownloadBlob(ctx, f.URL, &buf); err != nil {
 			return Verdict{}, fmt.Errorf("downloading the %s of execution %s: %w", fileName(f.Kind), execID, err)
 		}
-		header, records, err := readErrorFile(&buf)
+		ef, err := readErrorFile(&buf, f.Kind)
 		if err != nil {
 			return Verdict{}, fmt.Errorf("reading the %s of execution %s: %w", fileName(f.Kind), execID, err)
 		}
-		a.Files = append(a.Files, ErrorFile{Kind: f.Kind, Header: header, Records: records})
+		a.Files = append(a.Files, ef)
 	}
 	layout, err := s.staging(s.d.DB).Layout(ctx, c.JobID)
 	if err != nil {
@@ -235,26 +230,22 @@ func (s *Stages) verdict(ctx context.Context, client *dmf.Client, p *Project, c 
 	return Judge(a, keys, rows), nil
 }
 
-// readErrorFile reads an error file (CSV-Unicode: UTF-16 with a BOM, a header row).
-func readErrorFile(r io.Reader) (header []string, records [][]string, err error) {
-	dec := unicode.BOMOverride(unicode.UTF8.NewDecoder())
-	cr := csv.NewReader(transform.NewReader(r, dec))
-	cr.FieldsPerRecord = -1
-	header, err = cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, nil, nil
-	}
+// readErrorFile reads a downloaded error file whole: it lists only the rows that failed,
+// at most a chunk's.
+func readErrorFile(r io.Reader, kind dmf.ErrorFileKind) (ErrorFile, error) {
+	rd, err := dmf.NewErrorFileReader(r)
 	if err != nil {
-		return nil, nil, err
+		return ErrorFile{}, err
 	}
+	f := ErrorFile{Kind: kind, Header: rd.Header()}
 	for {
-		rec, err := cr.Read()
+		rec, err := rd.Next()
 		if errors.Is(err, io.EOF) {
-			return header, records, nil
+			return f, nil
 		}
 		if err != nil {
-			return nil, nil, err
+			return ErrorFile{}, err
 		}
-		records = append(records, rec)
+		f.Records = append(f.Records, slices.Clone(rec.Values))
 	}
 }

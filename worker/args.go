@@ -5,6 +5,8 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/dmfpipe/dmfpipe/internal/backoff"
 )
 
 // The River queues of the import stages (scheduler.Queue holds the discover jobs).
@@ -24,8 +26,14 @@ type stage struct {
 	timeout time.Duration
 	// maxAttempts is how many times a failing job runs before it is discarded.
 	maxAttempts int
-	// backoff is the wait after the first failure; it doubles up to maxBackoff.
-	backoff, maxBackoff time.Duration
+	// retry is the wait after a failed attempt: doubling from the first up to the last,
+	// spread by 10% so that jobs failed together do not all come back at once.
+	retry backoff.Policy
+}
+
+// retryAfter is a stage's retry policy: first, doubling up to most.
+func retryAfter(first, most time.Duration) backoff.Policy {
+	return backoff.Policy{Initial: first, Max: most, Multiplier: 2, Jitter: 0.1}
 }
 
 // The stages' settings. Ingest streams whole files (a million rows is minutes, a
@@ -34,12 +42,12 @@ type stage struct {
 // finalize make a handful of calls. The River client's rescue window (rescueAfter)
 // must be longer than the longest timeout.
 var (
-	stageDiscover = stage{timeout: 10 * time.Minute, maxAttempts: 5, backoff: 10 * time.Second, maxBackoff: 5 * time.Minute}
-	stageIngest   = stage{timeout: 6 * time.Hour, maxAttempts: 5, backoff: 30 * time.Second, maxBackoff: 15 * time.Minute}
-	stageUpload   = stage{timeout: 2 * time.Hour, maxAttempts: 10, backoff: 15 * time.Second, maxBackoff: 15 * time.Minute}
-	stagePoll     = stage{timeout: 30 * time.Minute, maxAttempts: 20, backoff: 10 * time.Second, maxBackoff: 10 * time.Minute}
-	stageFinalize = stage{timeout: 30 * time.Minute, maxAttempts: 10, backoff: 10 * time.Second, maxBackoff: 10 * time.Minute}
-	stageNotify   = stage{timeout: 5 * time.Minute, maxAttempts: 8, backoff: 30 * time.Second, maxBackoff: 30 * time.Minute}
+	stageDiscover = stage{timeout: 10 * time.Minute, maxAttempts: 5, retry: retryAfter(10*time.Second, 5*time.Minute)}
+	stageIngest   = stage{timeout: 6 * time.Hour, maxAttempts: 5, retry: retryAfter(30*time.Second, 15*time.Minute)}
+	stageUpload   = stage{timeout: 2 * time.Hour, maxAttempts: 10, retry: retryAfter(15*time.Second, 15*time.Minute)}
+	stagePoll     = stage{timeout: 30 * time.Minute, maxAttempts: 20, retry: retryAfter(10*time.Second, 10*time.Minute)}
+	stageFinalize = stage{timeout: 30 * time.Minute, maxAttempts: 10, retry: retryAfter(10*time.Second, 10*time.Minute)}
+	stageNotify   = stage{timeout: 5 * time.Minute, maxAttempts: 8, retry: retryAfter(30*time.Second, 30*time.Minute)}
 )
 
 // rescueAfter is how long a running job may go before River takes it for stuck and
@@ -47,13 +55,7 @@ var (
 const rescueAfter = 7 * time.Hour
 
 // nextRetry is when a job that failed its attempt-th run is tried again.
-func (s stage) nextRetry(attempt int) time.Time {
-	d := s.backoff
-	for i := 1; i < attempt && d < s.maxBackoff; i++ {
-		d *= 2
-	}
-	return time.Now().Add(min(d, s.maxBackoff))
-}
+func (s stage) nextRetry(attempt int) time.Time { return time.Now().Add(s.retry.Delay(attempt)) }
 
 // IngestArgs reads a job's file into staging and plans its chunks.
 type IngestArgs struct {

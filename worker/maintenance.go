@@ -17,7 +17,7 @@ const (
 	sweepEvery = 5 * time.Minute
 )
 
-var stageMaintenance = stage{timeout: 30 * time.Minute, maxAttempts: 3, backoff: time.Minute, maxBackoff: 10 * time.Minute}
+var stageMaintenance = stage{timeout: 30 * time.Minute, maxAttempts: 3, retry: retryAfter(time.Minute, 10*time.Minute)}
 
 // maintenanceJobs are the periodic housekeeping jobs.
 func maintenanceJobs() []*river.PeriodicJob {

@@ -113,11 +113,11 @@ func TestDMFImportPartialListsBadRows(t *testing.T) {
 		"--errors-dir", errDir, csv)
 	require.Equal(t, exitPartial, code, out)
 	assert.Contains(t, out, "execution CUST-PARTIAL-RUN-1: PartiallySucceeded, 100000 rows sent")
-	assert.Contains(t, out, "10 errors:")
+	assert.Contains(t, out, "11 errors:") // the bad rows, and F&O's results line
 	lines := regexp.MustCompile(`(?m)^  record (\d+) CUSTOMERGROUPID: .*'99'.*$`).FindAllStringSubmatch(out, -1)
 	require.Len(t, lines, 10, out)
-	// Record ids count data rows from a fixed base, so the errors must be spaced
-	// exactly as the bad rows are.
+	// Record ids are F&O's staging RecIds, unrelated to the rows' places in the file
+	// (dmf-api.md §2.6): distinct, and not the bad rows' positions from any base.
 	var ids []int
 	for _, l := range lines {
 		id, err := strconv.Atoi(l[1])
@@ -125,14 +125,17 @@ func TestDMFImportPartialListsBadRows(t *testing.T) {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	assert.Len(t, slices.Compact(slices.Clone(ids)), len(ids))
 	var badRows []int
 	for i := range bad {
 		badRows = append(badRows, i)
 	}
 	slices.Sort(badRows)
+	spaced := true
 	for k := range ids {
-		assert.Equal(t, badRows[k]-badRows[0], ids[k]-ids[0])
+		spaced = spaced && badRows[k]-badRows[0] == ids[k]-ids[0]
 	}
+	assert.False(t, spaced, "record ids spaced as the rows: positions, not RecIds")
 	assert.Contains(t, out, "target error file of Customers V3: ")
 	files, err := os.ReadDir(errDir)
 	require.NoError(t, err)
@@ -148,7 +151,7 @@ func TestDMFImportPartialListsBadRows(t *testing.T) {
 	}
 	decodeJSON(t, out, &st)
 	assert.Equal(t, "PartiallySucceeded", st.Status)
-	assert.Equal(t, 10, st.ErrorCount)
+	assert.Equal(t, 11, st.ErrorCount)
 }
 
 func TestDMFExportEntitiesAndRecurring(t *testing.T) {
