@@ -84,7 +84,7 @@ type Deps struct {
 	// Foreground is true for a foreground `pipeline run`, which works its own jobs.
 	Foreground bool
 	// NodeFresh is how recently a node must have been seen to count as live when a step is
-	// left to it. Defaults to a minute.
+	// left to it. Defaults to 2 minutes.
 	NodeFresh time.Duration
 	// Log receives the stages' logs. Defaults to discarding.
 	Log *slog.Logger
@@ -118,7 +118,7 @@ func New(d Deps) *Stages {
 		d.Watcher = ingest.NewWatcher(jobhistory.NewSightings(d.DB))
 	}
 	if d.NodeFresh <= 0 {
-		d.NodeFresh = time.Minute
+		d.NodeFresh = 2 * time.Minute
 	}
 	return &Stages{d: d, gates: map[string]chan struct{}{}, told: map[string]bool{}}
 }
@@ -141,7 +141,7 @@ type SnoozeError struct {
 
 func (e *SnoozeError) Error() string { return fmt.Sprintf("waiting %s", e.After) }
 
-func snooze(d time.Duration) error { return &SnoozeError{After: max(d, time.Second)} }
+func snooze(d time.Duration) error { return &SnoozeError{After: max(d, 10*time.Millisecond)} }
 
 // PermanentError is a failure that running the step again cannot cure; the runner drops
 // the step (River cancels it). What it means for the job is already recorded.
@@ -234,11 +234,12 @@ func (s *Stages) admit(ctx context.Context, j *jobhistory.Job, step StepKind) (*
 	return nil, snooze(waitForProject)
 }
 
-// How long a step left for another node waits before it is offered again: long enough
-// for a node that knows it to take it first, short enough that a node that is the only
-// one left takes over soon.
+// How long a step left for another node waits before it is offered again: short, since
+// the node that knows the step may be busy and whichever node fetches it next takes it
+// (the cost is a fetch and a snooze by a node that does not know it); and how long a
+// step waits when no node knows its project.
 const (
-	leaveFor       = 3 * time.Second
+	leaveFor       = 500 * time.Millisecond
 	waitForProject = 30 * time.Second
 )
 

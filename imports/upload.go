@@ -75,7 +75,13 @@ func (s *Stages) Upload(ctx context.Context, at Attempt, jobID int64, chunkNo in
 		case err == nil && !st.Terminal():
 			// Sent by a node that died while F&O staged it. Until it ends, its record
 			// stays unsubmitted, so that other uploads of the definition group wait for
-			// it (awaitOrphanedImports) as they would have for the dead node's lock.
+			// it (awaitOrphanedImports) as they would have for the dead node's lock; past
+			// the poll deadline the chunk fails like any execution that never ends.
+			if age, deadline := s.d.Now().Sub(prev.RecordedAt), s.pollSettings(ex.Environment).Deadline.D(); age > deadline {
+				return s.FailChunk(ctx, c, fmt.Errorf("execution %s, sent before a crash, still %s in F&O after %s (poll deadline %s): "+
+					"whether F&O imported its rows is unknown; look it up in F&O before resubmitting them: %w",
+					ex.ID, st, age.Round(time.Second), deadline, dmf.ErrPollDeadline))
+			}
 			s.d.Log.Info("execution sent before a crash is still running in F&O; waiting for it", "execution", ex.ID, "status", st)
 			return snooze(s.pollInterval(ex.Environment, prev.Polls+1))
 		case err == nil && st != dmf.StatusUnknown:
@@ -115,6 +121,7 @@ func (s *Stages) Upload(ctx context.Context, at Attempt, jobID int64, chunkNo in
 	}
 	var sent bool
 	interval := s.pollInterval(ex.Environment, 1)
+	var held *groupHeldError
 	err = s.withGroupLock(ctx, c, ex.Environment, ex.DefinitionGroup, interval, func() error {
 		if err := s.awaitOrphanedImports(ctx, client, ex); err != nil {
 			return err
@@ -139,6 +146,9 @@ func (s *Stages) Upload(ctx context.Context, at Attempt, jobID int64, chunkNo in
 	})
 	if sent && err != nil {
 		return err // sent: the retry asks F&O before sending again
+	}
+	if errors.As(err, &held) {
+		return s.FailChunk(ctx, c, err)
 	}
 	if err != nil {
 		return s.retryOrFailChunk(ctx, at, c, err)
@@ -331,6 +341,9 @@ func (s *Stages) awaitOrphanedImports(ctx context.Context, client *dmf.Client, e
 			if err != nil {
 				return fmt.Errorf("looking up execution %s, sent by a node that died: %w", id, err)
 			}
+			if age, deadline := s.d.Now().Sub(orphan.RecordedAt), s.pollSettings(ex.Environment).Deadline.D(); age > deadline {
+				return &groupHeldError{group: ex.DefinitionGroup, execution: id, status: st, age: age, deadline: deadline}
+			}
 			if n == 1 {
 				s.event(ctx, ex.JobID, StepUpload, "warn", fmt.Sprintf("chunk %d: waiting for execution %s (%s), sent to %s before a crash",
 					ex.ChunkNo, id, st, ex.DefinitionGroup), map[string]any{"chunk": ex.ChunkNo, "execution": id})
@@ -338,6 +351,21 @@ func (s *Stages) awaitOrphanedImports(ctx context.Context, client *dmf.Client, e
 		}
 	}
 	return nil
+}
+
+// groupHeldError is a definition group held by an execution that a node sent and died
+// before F&O answered, and that has not ended within the poll deadline: no import of the
+// group can go in after it.
+type groupHeldError struct {
+	group, execution string
+	status           dmf.ExecutionStatus
+	age, deadline    time.Duration
+}
+
+func (e *groupHeldError) Error() string {
+	return fmt.Sprintf("definition group %s is held by execution %s, sent before a crash and still %s in F&O after %s "+
+		"(poll deadline %s): nothing more can be imported into it until F&O ends that execution", e.group, e.execution,
+		e.status, e.age.Round(time.Second), e.deadline)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -26,7 +26,9 @@ type Execution struct {
 	Polls     int
 	// SubmittedAt is when F&O accepted the execution; zero while it is only recorded as
 	// about to be sent (a crash in between leaves it so).
-	SubmittedAt  time.Time
+	SubmittedAt time.Time
+	// RecordedAt is when the execution was recorded as about to be sent.
+	RecordedAt   time.Time
 	LastPolledAt time.Time
 	FinishedAt   time.Time
 	Error        string
@@ -51,7 +53,7 @@ func (s *Store) RecordExecution(ctx context.Context, e Execution) error {
 
 // executionColumns are the columns scanExecution reads.
 const executionColumns = `execution_id, job_id, chunk_no, attempt, environment, definition_group, legal_entity,
-	operation, blob_id, dmf_status, polls, submitted_at, last_polled_at, finished_at, error`
+	operation, blob_id, dmf_status, polls, submitted_at, recorded_at, last_polled_at, finished_at, error`
 
 // Execution returns one execution; ok is false when there is none.
 func (s *Store) Execution(ctx context.Context, id string) (e Execution, ok bool, err error) {
@@ -87,7 +89,7 @@ func scanExecution(row pgx.Row) (Execution, error) {
 		submitted, polled, finished *time.Time
 	)
 	err := row.Scan(&e.ID, &e.JobID, &chunk, &e.Attempt, &e.Environment, &e.DefinitionGroup, &e.LegalEntity,
-		&e.Operation, &blob, &status, &e.Polls, &submitted, &polled, &finished, &execErr)
+		&e.Operation, &blob, &status, &e.Polls, &submitted, &e.RecordedAt, &polled, &finished, &execErr)
 	if err != nil {
 		return e, err
 	}

@@ -44,7 +44,7 @@ const (
 func newTestWorker(t testing.TB, pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, tune ...func(*Deps)) *Worker {
 	t.Helper()
 	d := Deps{
-		Pool: pool, Parts: testParts(cfg, log, nil), Logger: log, ReclaimInterval: testReclaim,
+		Pool: pool, Parts: testParts(cfg, log, nil, nil), Logger: log, ReclaimInterval: testReclaim,
 		Tune: func(c *river.Config) {
 			c.FetchCooldown = 10 * time.Millisecond
 			c.FetchPollInterval = 50 * time.Millisecond
@@ -103,7 +103,7 @@ func newKillEnv(t *testing.T, chunkRows, lanes int) *killEnv {
 	require.NoError(t, os.MkdirAll(filepath.Join(k.root, "in"), 0o755))
 	k.cfgPath = filepath.Join(t.TempDir(), "pipeline.yaml")
 	yaml := fmt.Sprintf(configTemplate, srv.URL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret,
-		k.root, chunkRows, lanes, "failure", config.DefaultMaxRequestsPerMinute)
+		k.root, chunkRows, lanes, "failure", config.DefaultMaxRequestsPerMinute, defaultPoll)
 	require.NoError(t, os.WriteFile(k.cfgPath, []byte(yaml), 0o600))
 	cfg, err := config.Load(k.cfgPath)
 	require.NoError(t, err)

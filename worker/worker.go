@@ -152,7 +152,7 @@ func New(d Deps) (*Worker, error) {
 	w.stages = imports.New(imports.Deps{
 		DB: d.Pool, Projects: d.Parts.ImportProject, Environments: cfg.Environments, DMF: d.Parts.DMF, Source: d.Parts.Source,
 		Notifier: d.Parts.Notifier(), ConsoleURL: cfg.Console.BaseURL, Steps: &riverSteps{w: w},
-		Node: w.id, Foreground: d.Foreground != "", NodeFresh: 4 * w.reclaimEvery, Log: w.log, Now: w.now,
+		Node: w.id, Foreground: d.Foreground != "", NodeFresh: nodeFresh, Log: w.log, Now: w.now,
 	})
 
 	workers := river.NewWorkers()
@@ -298,6 +298,11 @@ func (w *Worker) purge(ctx context.Context) error {
 	}
 	return err
 }
+
+// nodeFresh is how recently a node must have refreshed its registration (every
+// ReclaimInterval, 15 s by default, whatever another node's setting) to count as live;
+// the row of a node that died goes sooner, when a node finds its liveness lock free.
+const nodeFresh = 2 * time.Minute
 
 // nodeHost is this machine's name for the node registry.
 func nodeHost() string {

@@ -44,6 +44,8 @@ type testBundle struct {
 	pool *pgxpool.Pool
 	// root is the local connection's root; files land in root/in.
 	root string
+	// foURL is the emulator's URL.
+	foURL string
 }
 
 type testOpts struct {
@@ -56,7 +58,17 @@ type testOpts struct {
 	periodic bool
 	// maxRequestsPerMinute is the environment's max_requests_per_minute (0: the default).
 	maxRequestsPerMinute int
+	// poll is the environment's poll schedule (default: 50ms growing to 200ms, 2m).
+	poll string
+	// emulator and dmf adjust the emulator's configuration and the DMF clients' options.
+	emulator func(*emulator.Config)
+	dmf      func(*dmf.Options)
+	// sameFO makes the bundle use that bundle's emulator (another database, one F&O).
+	sameFO *testBundle
 }
+
+// defaultPoll is the test environments' poll schedule.
+const defaultPoll = "{ initial: 50ms, max: 200ms, deadline: 2m }"
 
 const configTemplate = `
 database: { url: "postgres://unused" }
@@ -67,7 +79,7 @@ environments:
     client_id: %[3]s
     client_secret: %[4]s
     token_url: %[1]s/%[2]s/oauth2/v2.0/token
-    poll: { initial: 50ms, max: 200ms, deadline: 2m }
+    poll: %[10]s
     max_requests_per_minute: %[9]d
 smtp: { host: 127.0.0.1, port: 1025, tls: none, from: dmfpipe@example.com }
 connections:
@@ -97,23 +109,33 @@ func setup(t testing.TB, o testOpts) *testBundle {
 	ctx := t.Context()
 	pool, _ := testsvc.MigratedDatabase(t)
 
-	em := emulator.New(emulator.Config{Faults: o.faults, RandSeed: 7})
-	srv := httptest.NewServer(em)
-	t.Cleanup(srv.Close)
-	t.Cleanup(em.Close)
+	ec := emulator.Config{Faults: o.faults, RandSeed: 7}
+	if o.emulator != nil {
+		o.emulator(&ec)
+	}
+	em, foURL := emulator.New(ec), ""
+	if o.sameFO != nil {
+		em, foURL = o.sameFO.em, o.sameFO.foURL
+	} else {
+		srv := httptest.NewServer(em)
+		t.Cleanup(srv.Close)
+		t.Cleanup(em.Close)
+		foURL = srv.URL
+	}
 
 	root := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "in"), 0o755))
 	cfgPath := filepath.Join(t.TempDir(), "pipeline.yaml")
-	yaml := fmt.Sprintf(configTemplate, srv.URL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret,
-		root, o.chunkRows, o.lanes, cmp.Or(o.notifyOn, "failure"), cmp.Or(o.maxRequestsPerMinute, config.DefaultMaxRequestsPerMinute))
+	yaml := fmt.Sprintf(configTemplate, foURL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret,
+		root, o.chunkRows, o.lanes, cmp.Or(o.notifyOn, "failure"), cmp.Or(o.maxRequestsPerMinute, config.DefaultMaxRequestsPerMinute),
+		cmp.Or(o.poll, defaultPoll))
 	require.NoError(t, os.WriteFile(cfgPath, []byte(yaml), 0o600))
 	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)
 
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	w, err := New(Deps{
-		Pool: pool, Parts: testParts(cfg, log, o.notifier), Logger: log, Periodic: o.periodic,
+		Pool: pool, Parts: testParts(cfg, log, o.notifier, o.dmf), Logger: log, Periodic: o.periodic,
 		Tune: func(c *river.Config) {
 			c.FetchCooldown = 10 * time.Millisecond
 			c.FetchPollInterval = 50 * time.Millisecond
@@ -127,14 +149,18 @@ func setup(t testing.TB, o testOpts) *testBundle {
 		defer cancel()
 		require.NoError(t, w.Stop(stopCtx))
 	})
-	return &testBundle{w: w, em: em, pool: pool, root: root}
+	return &testBundle{w: w, em: em, pool: pool, root: root, foURL: foURL}
 }
 
 // testParts are the config's parts as the composition root builds them, with the DMF
-// clients' backoff shortened and, when set, notifications sent to notifier.
-func testParts(cfg *config.Config, log *slog.Logger, notifier notify.Sender) Parts {
+// clients' backoff shortened (then adjusted by tune, when set) and, when set,
+// notifications sent to notifier.
+func testParts(cfg *config.Config, log *slog.Logger, notifier notify.Sender, tune func(*dmf.Options)) Parts {
 	a := app.New(cfg, app.Options{Logger: log, DMFOptions: func(_ string, o *dmf.Options) {
 		o.RetryBackoff, o.RetryBackoffMax = 5*time.Millisecond, 50*time.Millisecond
+		if tune != nil {
+			tune(o)
+		}
 	}})
 	return &notifying{App: a, to: notifier}
 }

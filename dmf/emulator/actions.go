@@ -100,6 +100,7 @@ func (e *Emulator) actionWriteURL(w http.ResponseWriter, r *http.Request, a args
 }
 
 func (e *Emulator) actionStatus(w http.ResponseWriter, r *http.Request, a args) {
+	e.checkStatusInterval(a.str("executionId"))
 	if e.chance(e.CurrentFaults().Rate5xxOnStatus) {
 		e.faulted.Add(1)
 		status := http.StatusServiceUnavailable
@@ -338,4 +339,21 @@ func laterOf(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// checkStatusInterval records a protocol violation for a status call of an execution that
+// comes sooner than Config.MinStatusInterval after the previous one.
+func (e *Emulator) checkStatusInterval(id string) {
+	if e.cfg.MinStatusInterval <= 0 {
+		return
+	}
+	now := e.now()
+	key := strings.ToLower(id)
+	e.mu.Lock()
+	last, ok := e.lastStatus[key]
+	e.lastStatus[key] = now
+	e.mu.Unlock()
+	if gap := now.Sub(last); ok && gap < e.cfg.MinStatusInterval {
+		e.violation("GetExecutionSummaryStatus for %s %s after the previous one (at least %s expected)", id, gap.Round(time.Millisecond), e.cfg.MinStatusInterval)
+	}
 }

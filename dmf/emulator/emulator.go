@@ -72,6 +72,11 @@ type Config struct {
 	RandSeed uint64
 	// Logger receives execution and request events. Defaults to a discarding logger.
 	Logger *slog.Logger
+	// MinStatusInterval, when set, makes two GetExecutionSummaryStatus calls for one
+	// execution closer together than it a protocol violation: a client should keep to
+	// its poll schedule (dmf-api.md §2.9), across restarts too. F&O does not refuse
+	// them; tests use it to catch a client that polls too eagerly.
+	MinStatusInterval time.Duration
 }
 
 // Faults are failures the emulator injects. Rates are shares between 0 and 1.
@@ -177,6 +182,7 @@ type Emulator struct {
 	messageOrder  []*message
 	requests      map[string]int64
 	violations    []string
+	lastStatus    map[string]time.Time // execution id → the last status call, for MinStatusInterval
 
 	inserts, updates, importCalls, exportCalls, executionsN atomic.Int64
 	enqueued, dequeued, acked                               atomic.Int64
@@ -244,6 +250,7 @@ func New(cfg Config) *Emulator {
 		recurringJobs: map[string]*recurringJob{},
 		messages:      map[string]*message{},
 		requests:      map[string]int64{},
+		lastStatus:    map[string]time.Time{},
 	}
 	f := cfg.Faults
 	e.faults.Store(&f)

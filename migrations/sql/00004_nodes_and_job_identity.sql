@@ -23,6 +23,10 @@ ALTER TABLE jobs ADD COLUMN dry_run boolean NOT NULL DEFAULT false;
 -- Valid rows whose chunk ended without F&O importing them (staging status not_imported).
 ALTER TABLE jobs ADD COLUMN rows_not_imported bigint NOT NULL DEFAULT 0;
 
+-- When an execution was recorded as about to be sent: an execution F&O holds without an
+-- answer (its sender died) counts its poll deadline from here.
+ALTER TABLE dmf_executions ADD COLUMN recorded_at timestamptz NOT NULL DEFAULT now();
+
 -- Who recorded an event: the node that ran the step, or the operator who acted.
 ALTER TABLE job_events ADD COLUMN actor text NOT NULL DEFAULT '';
 
@@ -43,6 +47,7 @@ CREATE TABLE nodes (
 
 -- +goose Down
 DROP TABLE nodes;
+ALTER TABLE dmf_executions DROP COLUMN recorded_at;
 ALTER TABLE job_events DROP COLUMN actor;
 ALTER TABLE jobs DROP COLUMN rows_not_imported;
 ALTER TABLE jobs DROP COLUMN dry_run;
