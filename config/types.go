@@ -171,7 +171,9 @@ type Project struct {
 type Source struct {
 	Connection string `yaml:"connection"`
 	Path       string `yaml:"path"`
-	// Pattern is a glob on the file name. Defaults to "*".
+	// Pattern matches the file's path below Path: path.Match syntax per folder level plus
+	// {name} captures (package ingest/pattern); {company} names the legal entity.
+	// Defaults to "*".
 	Pattern string `yaml:"pattern"`
 	// MinAge is how long size and modification time must stay unchanged before a file is
 	// taken. Defaults to 1m.

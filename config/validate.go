@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -400,9 +399,7 @@ func (k checker) importProject(key string, p *Project, label string) {
 		k.at(key, p.Pos, "project %s: source is required for imports", label)
 	} else {
 		k.connectionRef(key+".source.connection", p.Pos, label, s.Connection)
-		if _, err := path.Match(s.Pattern, ""); err != nil {
-			k.at(key+".source.pattern", p.Pos, "project %s: invalid pattern %q", label, s.Pattern)
-		}
+		k.sourcePattern(key, s, p.Pos, label)
 	}
 	if t := p.Target; t == nil {
 		k.at(key, p.Pos, "project %s: target is required for imports", label)
@@ -413,7 +410,7 @@ func (k checker) importProject(key string, p *Project, label string) {
 		if t.DefinitionGroup == "" {
 			k.at(key+".target", p.Pos, "project %s: target.definition_group is required", label)
 		}
-		if t.LegalEntity == "" && (p.Source == nil || !strings.Contains(p.Source.Pattern, "{company}")) {
+		if t.LegalEntity == "" && !capturesCompany(p.Source) {
 			k.at(key+".target", p.Pos, "project %s: target.legal_entity is required (or capture {company} in source.pattern)", label)
 		}
 		if t.ChunkRows < 1 {

@@ -28,9 +28,10 @@
 // element, so nothing outside the root is reachable (ErrInvalidPath). What the root is
 // depends on the backend: the local folder, the container, or the SFTP server's "/".
 //
-// List matches a glob (path.Match syntax) against the path below the listed folder: "*.csv"
-// matches files directly in it, "*/orders_*.csv" files one folder down. There is no "**":
-// each folder level is one pattern element, so a listing never walks a whole tree.
+// List matches a compiled pattern (package ingest/pattern: path.Match syntax per folder
+// level, plus {name} captures) against the path below the listed folder: "*.csv" matches
+// files directly in it, "*/orders_*.csv" files one folder down. There is no "**": each
+// folder level is one pattern element, so a listing never walks a whole tree.
 //
 // Move never overwrites. When the destination folder already holds a file of that name,
 // the moved file is numbered before its extension: "orders.csv" becomes "orders-1.csv",

@@ -14,16 +14,16 @@ import (
 	"time"
 
 	"github.com/dmfpipe/dmfpipe/config"
+	"github.com/dmfpipe/dmfpipe/ingest/pattern"
 )
 
 // Source is one place files live: a local folder, an Azure Blob container or an SFTP
 // server. Its methods are safe for concurrent use.
 type Source interface {
-	// List returns the files below dir whose path relative to dir matches pattern
-	// (path.Match syntax, "*" when empty), sorted by Name. Folders are never listed. A
-	// missing dir is either no files or an error wrapping ErrNotExist, depending on whether
-	// the backend has real folders.
-	List(ctx context.Context, dir, pattern string) ([]FileInfo, error)
+	// List returns the files below dir whose path relative to dir matches pat, sorted by
+	// Name. Folders are never listed. A missing dir is either no files or an error
+	// wrapping ErrNotExist, depending on whether the backend has real folders.
+	List(ctx context.Context, dir string, pat *pattern.Pattern) ([]FileInfo, error)
 	// Stat describes one file; ErrNotExist when it is not there (or is a folder).
 	Stat(ctx context.Context, name string) (FileInfo, error)
 	// Open returns the file's content as a stream; nothing is read ahead beyond a buffer.
@@ -64,8 +64,9 @@ func (f FileInfo) SameVersion(g FileInfo) bool {
 // fs.ErrNotExist, so errors from the os and io/fs packages match it too.
 var ErrNotExist = fs.ErrNotExist
 
-// ErrInvalidPath is returned for a path or pattern that would leave the source root or
-// cannot be used (a ".." element, a NUL byte, "**").
+// ErrInvalidPath is returned for a path that would leave the source root or cannot be
+// used (a ".." element, a NUL byte). Patterns are checked when they are compiled
+// (pattern.Parse).
 var ErrInvalidPath = errors.New("invalid path")
 
 // CleanPath turns a path given to a Source into its canonical relative form: forward
@@ -96,56 +97,6 @@ func CleanName(name string) (string, error) {
 	return clean, nil
 }
 
-// SplitPattern checks a List pattern and returns its elements, one per folder level.
-// An empty pattern is "*".
-func SplitPattern(pattern string) ([]string, error) {
-	if pattern == "" {
-		pattern = "*"
-	}
-	if strings.HasPrefix(pattern, "/") || strings.HasSuffix(pattern, "/") {
-		return nil, fmt.Errorf("pattern %q: must not start or end with /: %w", pattern, ErrInvalidPath)
-	}
-	elems := strings.Split(pattern, "/")
-	for _, e := range elems {
-		switch {
-		case e == "" || e == "." || e == "..":
-			return nil, fmt.Errorf("pattern %q: empty, \".\" or \"..\" element: %w", pattern, ErrInvalidPath)
-		case strings.Contains(e, "**"):
-			return nil, fmt.Errorf("pattern %q: ** is not supported, use one * per folder level: %w", pattern, ErrInvalidPath)
-		case strings.IndexByte(e, 0) >= 0:
-			return nil, fmt.Errorf("pattern %q: NUL byte: %w", pattern, ErrInvalidPath)
-		}
-		if _, err := path.Match(e, ""); err != nil {
-			return nil, fmt.Errorf("pattern %q: %w: %w", pattern, err, ErrInvalidPath)
-		}
-	}
-	return elems, nil
-}
-
-// MatchPattern reports whether rel, a path relative to the listed folder, matches a
-// pattern already checked by SplitPattern.
-func MatchPattern(elems []string, rel string) bool {
-	parts := strings.Split(rel, "/")
-	if len(parts) != len(elems) {
-		return false
-	}
-	for i, e := range elems {
-		if ok, _ := path.Match(e, parts[i]); !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// LiteralPrefix returns the part of a pattern before its first wildcard, for backends
-// that can narrow a listing by prefix.
-func LiteralPrefix(pattern string) string {
-	if i := strings.IndexAny(pattern, `*?[\`); i >= 0 {
-		return pattern[:i]
-	}
-	return pattern
-}
-
 // DirEntry is one entry of a folder as a backend reads it, for Glob.
 type DirEntry struct {
 	// Name is the base name.
@@ -165,15 +116,12 @@ type ReadDirFunc func(ctx context.Context, dir string) ([]DirEntry, error)
 // Glob implements List for backends with real folders: it reads dir, then only the
 // sub-folders whose names match the pattern's folder elements, level by level. A
 // sub-folder that vanishes during the walk is skipped; a missing dir is an error.
-func Glob(ctx context.Context, dir, pattern string, readDir ReadDirFunc) ([]FileInfo, error) {
+func Glob(ctx context.Context, dir string, pat *pattern.Pattern, readDir ReadDirFunc) ([]FileInfo, error) {
 	dir, err := CleanPath(dir)
 	if err != nil {
 		return nil, err
 	}
-	elems, err := SplitPattern(pattern)
-	if err != nil {
-		return nil, err
-	}
+	depth := pat.Depth()
 	var files []FileInfo
 	var walk func(d string, level int) error
 	walk = func(d string, level int) error {
@@ -187,12 +135,9 @@ func Glob(ctx context.Context, dir, pattern string, readDir ReadDirFunc) ([]File
 			}
 			return err
 		}
-		last := level == len(elems)-1
+		last := level == depth-1
 		for _, e := range entries {
-			if e.Dir == last {
-				continue
-			}
-			if ok, _ := path.Match(elems[level], e.Name); !ok {
+			if e.Dir == last || !pat.MatchElement(level, e.Name) {
 				continue
 			}
 			p := path.Join(d, e.Name)

@@ -37,6 +37,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/ingest"
+	"github.com/dmfpipe/dmfpipe/ingest/pattern"
 )
 
 func init() {
@@ -207,12 +208,8 @@ func fileInfo(name string, size *int64, modified *time.Time, etag *azcore.ETag) 
 // List implements ingest.Source. A single-level pattern lists the folder with the "/"
 // delimiter, so sub-folders are not enumerated; the pattern's literal start narrows the
 // listing further ("orders_*.csv" lists only names starting with "orders_").
-func (s *Source) List(ctx context.Context, dir, pattern string) ([]ingest.FileInfo, error) {
+func (s *Source) List(ctx context.Context, dir string, pat *pattern.Pattern) ([]ingest.FileInfo, error) {
 	clean, err := ingest.CleanPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("listing %q: %w", dir, err)
-	}
-	elems, err := ingest.SplitPattern(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("listing %q: %w", dir, err)
 	}
@@ -220,7 +217,7 @@ func (s *Source) List(ctx context.Context, dir, pattern string) ([]ingest.FileIn
 	if clean != "" {
 		base = clean + "/"
 	}
-	prefix := base + ingest.LiteralPrefix(strings.Join(elems, "/"))
+	prefix := base + pat.LiteralPrefix()
 	var files []ingest.FileInfo
 	add := func(items []*container.BlobItem) {
 		for _, it := range items {
@@ -231,14 +228,14 @@ func (s *Source) List(ctx context.Context, dir, pattern string) ([]ingest.FileIn
 			if c, err := ingest.CleanName(name); err != nil || c != name {
 				continue // a name this package cannot address ("a//b", "../x")
 			}
-			if !ingest.MatchPattern(elems, strings.TrimPrefix(name, base)) {
+			if _, ok := pat.Match(strings.TrimPrefix(name, base)); !ok {
 				continue
 			}
 			files = append(files, fileInfo(name, it.Properties.ContentLength, it.Properties.LastModified, it.Properties.ETag))
 		}
 	}
 	include := container.ListBlobsInclude{Metadata: true}
-	if len(elems) == 1 {
+	if pat.Depth() == 1 {
 		pager := s.c.NewListBlobsHierarchyPager("/", &container.ListBlobsHierarchyOptions{Prefix: &prefix, Include: include})
 		for pager.More() {
 			page, err := pager.NextPage(ctx)

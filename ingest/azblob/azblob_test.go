@@ -20,6 +20,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/ingest"
 	"github.com/dmfpipe/dmfpipe/ingest/azblob"
+	"github.com/dmfpipe/dmfpipe/ingest/pattern"
 	"github.com/dmfpipe/dmfpipe/ingest/sourcetest"
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 )
@@ -150,7 +151,7 @@ func TestOpenSourceCredentials(t *testing.T) {
 			src, err := ingest.OpenSource(ctx, cn)
 			require.NoError(t, err)
 			defer src.Close()
-			files, err := src.List(ctx, "in", "*.csv")
+			files, err := src.List(ctx, "in", pattern.MustParse("*.csv"))
 			require.NoError(t, err)
 			require.Len(t, files, 1)
 			r, err := src.Open(ctx, "in/a.csv")
@@ -211,7 +212,7 @@ func TestFolderMarkersAreNotFiles(t *testing.T) {
 	_, err = c.NewBlockBlobClient("in/marker/").UploadBuffer(ctx, nil, nil)
 	require.NoError(t, err)
 
-	files, err := src.List(ctx, "in", "*")
+	files, err := src.List(ctx, "in", pattern.MustParse("*"))
 	require.NoError(t, err)
 	require.Len(t, files, 1)
 	assert.Equal(t, "in/a.csv", files[0].Name)

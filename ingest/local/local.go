@@ -20,6 +20,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/ingest"
+	"github.com/dmfpipe/dmfpipe/ingest/pattern"
 )
 
 func init() {
@@ -51,8 +52,8 @@ func fsName(clean string) string {
 }
 
 // List implements ingest.Source.
-func (s *Source) List(ctx context.Context, dir, pattern string) ([]ingest.FileInfo, error) {
-	files, err := ingest.Glob(ctx, dir, pattern, s.readDir)
+func (s *Source) List(ctx context.Context, dir string, pat *pattern.Pattern) ([]ingest.FileInfo, error) {
+	files, err := ingest.Glob(ctx, dir, pat, s.readDir)
 	if err != nil {
 		return nil, fmt.Errorf("listing %q: %w", dir, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/ingest"
 	"github.com/dmfpipe/dmfpipe/ingest/local"
+	"github.com/dmfpipe/dmfpipe/ingest/pattern"
 	"github.com/dmfpipe/dmfpipe/ingest/sourcetest"
 )
 
@@ -39,7 +40,7 @@ func TestOpenSourceFromConfig(t *testing.T) {
 	src, err := ingest.OpenSource(context.Background(), &config.Connection{Name: "dropbox", Type: "local", Root: root})
 	require.NoError(t, err)
 	defer src.Close()
-	files, err := src.List(context.Background(), "/", "*.csv")
+	files, err := src.List(context.Background(), "/", pattern.MustParse("*.csv"))
 	require.NoError(t, err)
 	require.Len(t, files, 1)
 	assert.Equal(t, "a.csv", files[0].Name)
@@ -61,7 +62,7 @@ func TestSymlinksCannotLeaveTheRoot(t *testing.T) {
 	require.NoError(t, os.Symlink(filepath.Join(outside, "secret.csv"), filepath.Join(root, "in", "escape.csv")))
 	require.NoError(t, os.Symlink("inside.csv", filepath.Join(root, "in", "alias.csv")))
 
-	files, err := src.List(ctx, "in", "*.csv")
+	files, err := src.List(ctx, "in", pattern.MustParse("*.csv"))
 	require.NoError(t, err)
 	var got []string
 	for _, f := range files {

@@ -62,6 +62,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/ingest"
+	"github.com/dmfpipe/dmfpipe/ingest/pattern"
 )
 
 func init() {
@@ -519,11 +520,11 @@ func (s *Source) do(ctx context.Context, idempotent bool, fn func(*session) erro
 func (s *Source) remote(clean string) string { return path.Join(s.opts.Root, clean) }
 
 // List implements ingest.Source.
-func (s *Source) List(ctx context.Context, dir, pattern string) ([]ingest.FileInfo, error) {
+func (s *Source) List(ctx context.Context, dir string, pat *pattern.Pattern) ([]ingest.FileInfo, error) {
 	var files []ingest.FileInfo
 	err := s.do(ctx, true, func(ss *session) error {
 		var err error
-		files, err = ingest.Glob(ctx, dir, pattern, func(ctx context.Context, d string) ([]ingest.DirEntry, error) {
+		files, err = ingest.Glob(ctx, dir, pat, func(ctx context.Context, d string) ([]ingest.DirEntry, error) {
 			return s.readDir(ctx, ss.sftp, d)
 		})
 		return err

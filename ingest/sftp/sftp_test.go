@@ -17,6 +17,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/ingest"
+	"github.com/dmfpipe/dmfpipe/ingest/pattern"
 	"github.com/dmfpipe/dmfpipe/ingest/sftp"
 	"github.com/dmfpipe/dmfpipe/ingest/sourcetest"
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
@@ -91,7 +92,7 @@ func TestOpenSourceFromConfig(t *testing.T) {
 	src, err := ingest.OpenSource(ctx, cn)
 	require.NoError(t, err)
 	defer src.Close()
-	files, err := src.List(ctx, srv.Root+"/in", "*.csv")
+	files, err := src.List(ctx, srv.Root+"/in", pattern.MustParse("*.csv"))
 	require.NoError(t, err)
 	require.Len(t, files, 1)
 	assert.Equal(t, strings.TrimPrefix(srv.Root, "/")+"/in/a.csv", files[0].Name)
@@ -328,7 +329,7 @@ func TestKeepAliveDetectsDeadServer(t *testing.T) {
 			return f, nil
 		},
 	})
-	_, err := src.List(ctx, "", "*")
+	_, err := src.List(ctx, "", pattern.MustParse("*"))
 	require.NoError(t, err)
 	mu.Lock()
 	first := frozen[0]
@@ -339,7 +340,7 @@ func TestKeepAliveDetectsDeadServer(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the keepalive did not close a connection whose server stopped answering")
 	}
-	_, err = src.List(ctx, "", "*")
+	_, err = src.List(ctx, "", pattern.MustParse("*"))
 	require.NoError(t, err)
 	mu.Lock()
 	defer mu.Unlock()

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dmfpipe/dmfpipe/ingest"
+	"github.com/dmfpipe/dmfpipe/ingest/pattern"
 )
 
 // Helper reaches a backend's storage directly, bypassing the Source under test. Its
@@ -65,6 +67,7 @@ func Run(t *testing.T, newSource NewFunc) {
 		fn   func(*testing.T, NewFunc)
 	}{
 		{"List", testList},
+		{"ListPatterns", testListPatterns},
 		{"ListRejectsBadPaths", testListRejectsBadPaths},
 		{"Stat", testStat},
 		{"OpenSmall", testOpenSmall},
@@ -132,7 +135,7 @@ func testList(t *testing.T, newSource NewFunc) {
 		{"in", "a.csv", []string{"in/a.csv"}},
 		{"in", "*.xlsx", nil},
 	} {
-		got, err := src.List(ctx, tc.dir, tc.pattern)
+		got, err := src.List(ctx, tc.dir, pattern.MustParse(tc.pattern))
 		require.NoError(t, err, "List(%q, %q)", tc.dir, tc.pattern)
 		assert.Equal(t, tc.want, names(got), "List(%q, %q)", tc.dir, tc.pattern)
 		for _, f := range got {
@@ -145,7 +148,7 @@ func testList(t *testing.T, newSource NewFunc) {
 		}
 	}
 
-	got, err := src.List(ctx, "missing/folder", "*")
+	got, err := src.List(ctx, "missing/folder", pattern.MustParse("*"))
 	if err != nil {
 		assert.ErrorIs(t, err, ingest.ErrNotExist, "a missing folder lists nothing or is ErrNotExist")
 	} else {
@@ -153,20 +156,88 @@ func testList(t *testing.T, newSource NewFunc) {
 	}
 }
 
+// testListPatterns lists with captures, classes, escapes and several folder levels; the
+// literal start of a pattern is what a backend may narrow its listing by, so escaped
+// wildcards there must be taken literally.
+func testListPatterns(t *testing.T, newSource NewFunc) {
+	ctx := context.Background()
+	src, h := newSource(t)
+	for _, name := range []string{
+		"in/customers_USMF_20261125.csv",
+		"in/customers_DEMF_20261126.csv",
+		"in/customers__20261127.csv",
+		"in/customers_USMF.csv",
+		"in/orders_2024.csv",
+		"in/orders_2025.csv",
+		"in/orders_202x.csv",
+		"in/a*b 1.csv",
+		"in/ab 1.csv",
+		"in/[draft] x.csv",
+		"in/draft x.csv",
+		"in/{company}.csv",
+		"in/byco/USMF/orders_2024-05.csv",
+		"in/byco/DEMF/orders_2024-06.csv",
+		"in/byco/DEMF/sub/orders_2024-07.csv",
+		"in/byco/DEMF/notes.txt",
+		"in/byco/readme.csv",
+		"in/2024/05/x.csv",
+		"in/2024/06/y.csv",
+		"in/2023/05/z.csv",
+		"in/Bestellungen_Müller_1.csv",
+		"in/Bestellungen_Mueller_22.csv",
+		"in/日本語_東京.csv",
+	} {
+		put(h, name, name)
+	}
+	for _, tc := range []struct {
+		dir, pattern string
+		want         map[string]map[string]string // listed name → its captures
+	}{
+		{"in", "customers_{company}_*.csv", map[string]map[string]string{
+			"in/customers_DEMF_20261126.csv": {"company": "DEMF"},
+			"in/customers_USMF_20261125.csv": {"company": "USMF"},
+		}},
+		{"in", "orders_202[45].csv", map[string]map[string]string{"in/orders_2024.csv": nil, "in/orders_2025.csv": nil}},
+		{"in", "orders_202[^0-9].csv", map[string]map[string]string{"in/orders_202x.csv": nil}},
+		{"in", `a\*b *`, map[string]map[string]string{"in/a*b 1.csv": nil}},
+		{"in", `\[draft] *`, map[string]map[string]string{"in/[draft] x.csv": nil}},
+		{"in", `\{company}.csv`, map[string]map[string]string{"in/{company}.csv": nil}},
+		{"in/byco", "{company}/orders_{month}.csv", map[string]map[string]string{
+			"in/byco/DEMF/orders_2024-06.csv": {"company": "DEMF", "month": "2024-06"},
+			"in/byco/USMF/orders_2024-05.csv": {"company": "USMF", "month": "2024-05"},
+		}},
+		{"in", "byco/*/*.csv", map[string]map[string]string{"in/byco/DEMF/orders_2024-06.csv": nil, "in/byco/USMF/orders_2024-05.csv": nil}},
+		{"in", "20[0-9][0-9]/0[5]/*.csv", map[string]map[string]string{"in/2023/05/z.csv": nil, "in/2024/05/x.csv": nil}},
+		{"in", "2024/*/*.csv", map[string]map[string]string{"in/2024/05/x.csv": nil, "in/2024/06/y.csv": nil}},
+		{"in", "Bestellungen_M?ller_*", map[string]map[string]string{"in/Bestellungen_Müller_1.csv": nil}},
+		{"in", "Bestellungen_M{rest}_?.csv", map[string]map[string]string{"in/Bestellungen_Müller_1.csv": {"rest": "üller"}}},
+		{"in", "日本語_{city}.csv", map[string]map[string]string{"in/日本語_東京.csv": {"city": "東京"}}},
+		{"in", "customers_{company}_*.xlsx", map[string]map[string]string{}},
+	} {
+		pat := pattern.MustParse(tc.pattern)
+		got, err := src.List(ctx, tc.dir, pat)
+		require.NoError(t, err, "List(%q, %q)", tc.dir, tc.pattern)
+		listed := map[string]map[string]string{}
+		for _, f := range got {
+			rel := strings.TrimPrefix(f.Name, tc.dir+"/")
+			caps, ok := pat.Match(rel)
+			assert.True(t, ok, "List(%q, %q) returned %s, which does not match", tc.dir, tc.pattern, f.Name)
+			listed[f.Name] = caps
+			assert.EqualValues(t, len(f.Name), f.Size, "size of %s", f.Name)
+		}
+		assert.Equal(t, tc.want, listed, "List(%q, %q)", tc.dir, tc.pattern)
+		assert.True(t, slices.IsSortedFunc(got, func(a, b ingest.FileInfo) int { return strings.Compare(a.Name, b.Name) }), "sorted by name")
+	}
+}
+
 func testListRejectsBadPaths(t *testing.T, newSource NewFunc) {
 	ctx := context.Background()
 	src, h := newSource(t)
 	put(h, "in/a.csv", "a")
-	for _, tc := range []struct{ dir, pattern string }{
-		{"in", "**/*.csv"},
-		{"in", "[a-"},
-		{"in", "../in/*.csv"},
-		{"in", "/abs/*.csv"},
-		{"../in", "*"},
-		{"in/../..", "*"},
-	} {
-		_, err := src.List(ctx, tc.dir, tc.pattern)
-		assert.ErrorIs(t, err, ingest.ErrInvalidPath, "List(%q, %q)", tc.dir, tc.pattern)
+	// Bad patterns ("**", "../x", "/abs") never reach a Source: pattern.Parse refuses them.
+	for _, dir := range []string{"../in", "in/../..", "..", "in\x00"} {
+		_, err := src.List(ctx, dir, pattern.MustParse("*"))
+		assert.ErrorIs(t, err, ingest.ErrInvalidPath, "List(%q)", dir)
 	}
 	_, err := src.Stat(ctx, "../in/a.csv")
 	assert.ErrorIs(t, err, ingest.ErrInvalidPath)
@@ -289,7 +360,7 @@ func testMove(t *testing.T, newSource NewFunc) {
 	}
 	got, _ = h.Get("archive/2024/05/a.csv")
 	assert.Equal(t, "first", string(got), "the first archived file is untouched")
-	listed, err := src.List(ctx, "archive/2024/05", "*")
+	listed, err := src.List(ctx, "archive/2024/05", pattern.MustParse("*"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"archive/2024/05/a-1.csv", "archive/2024/05/a-2.csv", "archive/2024/05/a.csv"}, names(listed))
 
@@ -347,7 +418,7 @@ func testMoveConcurrent(t *testing.T, newSource NewFunc) {
 	for i := range n {
 		assert.Equal(t, fmt.Sprintf("file %d", i), contents[i], "every moved file kept under its own name")
 	}
-	listed, err := src.List(ctx, "archive", "orders*.csv")
+	listed, err := src.List(ctx, "archive", pattern.MustParse("orders*.csv"))
 	require.NoError(t, err)
 	assert.Len(t, listed, n)
 }
@@ -364,13 +435,13 @@ func testUnusualNames(t *testing.T, newSource NewFunc) {
 	for i, name := range unusual {
 		put(h, "in/"+name, fmt.Sprintf("content %d", i))
 	}
-	listed, err := src.List(ctx, "in", "*.csv")
+	listed, err := src.List(ctx, "in", pattern.MustParse("*.csv"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"in/100% pure + mixed (copy) & co.csv", "in/März Bestellung #1.csv", "in/日本語 ファイル.csv"}, names(listed))
-	listed, err = src.List(ctx, "in", "M?rz *")
+	listed, err = src.List(ctx, "in", pattern.MustParse("M?rz *"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"in/März Bestellung #1.csv"}, names(listed), "? matches one character, not one byte")
-	listed, err = src.List(ctx, "in/Ünïcödé folder", "*")
+	listed, err = src.List(ctx, "in/Ünïcödé folder", pattern.MustParse("*"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"in/Ünïcödé folder/é;ñ.csv"}, names(listed))
 
@@ -396,7 +467,7 @@ func testVanished(t *testing.T, newSource NewFunc) {
 	ctx := context.Background()
 	src, h := newSource(t)
 	put(h, "in/gone.csv", "soon gone")
-	listed, err := src.List(ctx, "in", "*.csv")
+	listed, err := src.List(ctx, "in", pattern.MustParse("*.csv"))
 	require.NoError(t, err)
 	require.Equal(t, []string{"in/gone.csv"}, names(listed))
 	h.Remove("in/gone.csv")
@@ -407,7 +478,7 @@ func testVanished(t *testing.T, newSource NewFunc) {
 	assert.ErrorIs(t, err, ingest.ErrNotExist, "Stat")
 	_, err = src.Move(ctx, "in/gone.csv", "archive")
 	assert.ErrorIs(t, err, ingest.ErrNotExist, "Move")
-	listed, err = src.List(ctx, "archive", "*")
+	listed, err = src.List(ctx, "archive", pattern.MustParse("*"))
 	if err == nil {
 		assert.Empty(t, listed, "a failed move leaves nothing behind")
 	}
@@ -444,7 +515,7 @@ func testConnectionDrop(t *testing.T, newSource NewFunc) {
 		assert.Equal(t, want, hr.Sum(), "a read that resumed after the drop delivered the right bytes")
 	}
 
-	listed, err := src.List(ctx, "in", "*")
+	listed, err := src.List(ctx, "in", pattern.MustParse("*"))
 	require.NoError(t, err, "a later call reconnects")
 	assert.Equal(t, []string{"in/big.bin"}, names(listed))
 	r2, err := src.Open(ctx, "in/big.bin")
