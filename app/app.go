@@ -33,6 +33,7 @@ import (
 	// The source backends a connection may name.
 	_ "github.com/dmfpipe/dmfpipe/ingest/azblob"
 	_ "github.com/dmfpipe/dmfpipe/ingest/local"
+	"github.com/dmfpipe/dmfpipe/ingest/pattern"
 	_ "github.com/dmfpipe/dmfpipe/ingest/sftp"
 )
 
@@ -114,7 +115,11 @@ func (a *App) ImportProject(name string) (*imports.Project, error) {
 	var probs config.Problems
 	if errors.As(err, &probs) {
 		cp, _ := a.Project(name)
-		return &imports.Project{Project: cp, Version: cp.Fingerprint()}, err
+		p := &imports.Project{Project: cp, Version: cp.Fingerprint()}
+		if cp.Source != nil {
+			p.Pattern, _ = pattern.Parse(cp.Source.Pattern) // nil for a bad one: among the problems
+		}
+		return p, err
 	}
 	return p, err
 }

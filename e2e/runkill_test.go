@@ -27,7 +27,9 @@ func TestRunResumesAfterSIGKILL(t *testing.T) {
 			project := "customers-kill-" + stage
 			srv := testsvc.SFTP(t)
 			dbURL := testsvc.Database(t)
-			em := startEmulator(t, "--execution-delay", "400ms")
+			// The environment polls every 250 ms or more; closer status calls of one
+			// execution (a restarted run that forgets when it last asked) are flagged.
+			em := startEmulator(t, "--execution-delay", "400ms", "--min-status-interval", "200ms")
 			cfg := writeConfig(t, configOpts{dbURL: dbURL, emulatorURL: em.url, sftp: srv, project: project,
 				chunkRows: 25_000, lanes: 2})
 			migrate(t, cfg)
@@ -60,6 +62,7 @@ func TestRunResumesAfterSIGKILL(t *testing.T) {
 			var executions int64
 			require.NoError(t, db.QueryRow(t.Context(), `SELECT count(*) FROM dmf_executions`).Scan(&executions))
 			assert.Equal(t, executions, st.ImportCalls, "no execution sent twice")
+			assert.Empty(t, st.ProtocolViolations)
 			assertRows(t, em, "K", n)
 		})
 	}

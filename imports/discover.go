@@ -30,18 +30,28 @@ const LocalFiles = "run-local-files"
 // Discover lists a project's source and starts a job per new, stable file. A discover
 // of a project this node does not know waits for a node that does.
 func (s *Stages) Discover(ctx context.Context, args scheduler.DiscoverArgs, store *scheduler.Store) error {
-	ok, reason, err := scheduler.ShouldRun(ctx, store, args)
-	if err != nil {
-		return err
+	p, err := s.d.Projects(args.Project)
+	if errors.Is(err, ErrUnknownProject) {
+		// The leader fires the ticks of projects other nodes know (see worker): leave the
+		// discover to one of them; when none knows the project, ShouldRun skips it.
+		others, kerr := s.hist(s.d.DB).NodesKnowing(ctx, args.Project, "", s.d.Node, false, s.d.NodeFresh)
+		if kerr != nil {
+			return kerr
+		}
+		if len(others) > 0 {
+			return snooze(leaveFor)
+		}
+	}
+	ok, reason, serr := scheduler.ShouldRun(ctx, store, args)
+	if serr != nil {
+		return serr
 	}
 	if !ok {
 		s.d.Log.Info("discover skipped", "project", args.Project, "reason", reason)
 		return nil
 	}
-	p, err := s.d.Projects(args.Project)
-	if errors.Is(err, ErrUnknownProject) {
-		s.d.Log.Warn("discover of a project this node cannot run left for another node", "project", args.Project)
-		return snooze(waitForProject)
+	if err != nil && (p == nil || p.Pattern == nil) {
+		return permanent(fmt.Errorf("project %s: %w", args.Project, err))
 	}
 	if err != nil {
 		// Its files are still found; its jobs fail at ingest with the problems.
@@ -53,7 +63,7 @@ func (s *Stages) Discover(ctx context.Context, args scheduler.DiscoverArgs, stor
 		return err
 	}
 	defer src.Close()
-	listing, err := src.List(ctx, p.Source.Path, listPattern(p.Source.Pattern))
+	listing, err := src.List(ctx, p.Source.Path, p.Pattern)
 	if err != nil {
 		return fmt.Errorf("listing the source of project %s: %w", p.Name, err)
 	}
@@ -123,7 +133,7 @@ func (s *Stages) Start(ctx context.Context, project string, files []string, loca
 	defer src.Close()
 	var infos []ingest.FileInfo
 	if len(files) == 0 {
-		if infos, err = src.List(ctx, p.Source.Path, listPattern(p.Source.Pattern)); err != nil {
+		if infos, err = src.List(ctx, p.Source.Path, p.Pattern); err != nil {
 			return nil, fmt.Errorf("listing the source of project %s: %w", p.Name, err)
 		}
 	}
@@ -137,7 +147,7 @@ func (s *Stages) Start(ctx context.Context, project string, files []string, loca
 			return nil, fmt.Errorf("project %s: %w", p.Name, err)
 		}
 		if local {
-			if _, err := LegalEntity(p.Project, fi.Name, true); err != nil {
+			if _, err := LegalEntity(p, fi.Name, true); err != nil {
 				return nil, err
 			}
 		}
@@ -161,7 +171,7 @@ func (s *Stages) Start(ctx context.Context, project string, files []string, loca
 // the file already taken is left alone (started is false). fireTime is the cron tick of a
 // scheduled discover, zero otherwise.
 func (s *Stages) take(ctx context.Context, p *Project, conn string, f ingest.FileInfo, trigger string, fireTime time.Time, force bool) (job int64, started bool, err error) {
-	le, err := LegalEntity(p.Project, f.Name, conn == LocalFiles)
+	le, err := LegalEntity(p, f.Name, conn == LocalFiles)
 	if err != nil {
 		return 0, false, err
 	}

@@ -2,9 +2,11 @@ package imports
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/dmf/catalog"
+	"github.com/dmfpipe/dmfpipe/ingest/pattern"
 	"github.com/dmfpipe/dmfpipe/ingestjob"
 	"github.com/dmfpipe/dmfpipe/mapping"
 	"github.com/dmfpipe/dmfpipe/validate"
@@ -20,14 +22,21 @@ type Project struct {
 	Mapping *mapping.Mapping
 	Rules   *validate.RowRules
 	Sets    ingestjob.SetRules
+	// Pattern is source.pattern compiled: the files the project takes, and the captures
+	// ({company}) of their names.
+	Pattern *pattern.Pattern
 }
 
 // Compile compiles an import project's mapping and rules against the catalog; every
 // problem is reported, located in the config.
 func Compile(p *config.Project, cat *catalog.Catalog) (*Project, config.Problems) {
 	var probs config.Problems
-	if p.Kind != "import" || p.Target == nil {
-		return nil, config.Problems{{Position: p.Pos, Msg: "project " + p.Name + " is not an import project with a target"}}
+	if p.Kind != "import" || p.Target == nil || p.Source == nil {
+		return nil, config.Problems{{Position: p.Pos, Msg: "project " + p.Name + " is not an import project with a source and a target"}}
+	}
+	pat, err := pattern.Parse(p.Source.Pattern)
+	if err != nil {
+		probs = append(probs, config.Problem{Position: p.Pos, Msg: fmt.Sprintf("project %s: source.pattern: %v", p.Name, err)})
 	}
 	ent, known := cat.Lookup(p.Target.Entity)
 	m, err := mapping.Compile(p, cat)
@@ -50,7 +59,8 @@ func Compile(p *config.Project, cat *catalog.Catalog) (*Project, config.Problems
 	}
 	return &Project{
 		Project: p, Version: p.Fingerprint(), Entity: ent, Mapping: m, Rules: rules,
-		Sets: ingestjob.SetRules{Unique: rules.UniqueFields(), Lookups: rules.Lookups()},
+		Sets:    ingestjob.SetRules{Unique: rules.UniqueFields(), Lookups: rules.Lookups()},
+		Pattern: pat,
 	}, nil
 }
 

@@ -16,7 +16,8 @@ func TestNodeRegistry(t *testing.T) {
 	pool, _ := testsvc.MigratedDatabase(t)
 	ctx := t.Context()
 	s := jobhistory.NewStore(pool)
-	require.NoError(t, s.RegisterNode(ctx, jobhistory.Node{ID: "a", Host: "h", PID: 1, Projects: map[string]string{"customers": "v1", "vendors": "v1"}}))
+	require.NoError(t, s.RegisterNode(ctx, jobhistory.Node{ID: "a", Host: "h", PID: 1, Projects: map[string]string{"customers": "v1", "vendors": "v1"},
+		Schedules: map[string]jobhistory.Schedule{"vendors": {Cron: "0 2 * * *", Timezone: "Europe/Amsterdam"}}}))
 	require.NoError(t, s.RegisterNode(ctx, jobhistory.Node{ID: "b", Host: "h", PID: 2, Projects: map[string]string{"customers": "v2"}}))
 	require.NoError(t, s.RegisterNode(ctx, jobhistory.Node{ID: "run", Host: "h", PID: 3, Foreground: true, Projects: map[string]string{"customers": "v1"}}))
 
@@ -30,6 +31,7 @@ func TestNodeRegistry(t *testing.T) {
 	assert.Empty(t, knowing("customers", "v1", "a", false))
 	assert.Equal(t, []string{"b"}, knowing("customers", "v2", "", false))
 	assert.Empty(t, knowing("orders", "v1", "", true))
+	assert.Equal(t, []string{"a", "b"}, knowing("customers", "", "", false), "any version")
 
 	// A node not seen for longer than fresh does not count.
 	_, err := pool.Exec(ctx, `UPDATE nodes SET seen_at = now() - interval '2 minutes' WHERE id = 'a'`)
@@ -45,4 +47,6 @@ func TestNodeRegistry(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, nodes, 3)
 	assert.Equal(t, map[string]string{"customers": "v1", "vendors": "v1"}, nodes[0].Projects)
+	assert.Equal(t, map[string]jobhistory.Schedule{"vendors": {Cron: "0 2 * * *", Timezone: "Europe/Amsterdam"}}, nodes[0].Schedules)
+	assert.Empty(t, nodes[1].Schedules)
 }

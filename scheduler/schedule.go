@@ -148,14 +148,29 @@ func PeriodicJobs(projects []*config.Project) ([]*river.PeriodicJob, error) {
 		if p.Schedule == "" {
 			continue
 		}
-		s, err := ProjectSchedule(p)
+		j, err := PeriodicJob(p)
 		if err != nil {
 			return nil, err
 		}
-		jobs = append(jobs, periodicJob(p.Name, s))
+		jobs = append(jobs, j)
 	}
 	return jobs, nil
 }
+
+// PeriodicJob is the periodic job of one scheduled project (see PeriodicJobs), with ID
+// PeriodicJobID(p.Name). Only p's name, schedule and time zone are read: a node adds the
+// periodic jobs of projects that other nodes know and its own configuration lacks, from
+// what they register (their leader may be this node).
+func PeriodicJob(p *config.Project) (*river.PeriodicJob, error) {
+	s, err := ProjectSchedule(p)
+	if err != nil {
+		return nil, err
+	}
+	return periodicJob(p.Name, s), nil
+}
+
+// PeriodicJobID is the ID of a project's periodic job.
+func PeriodicJobID(project string) string { return "discover:" + project }
 
 // periodicJob fires scheduled discovers for project on schedule, which must only return
 // whole-second ticks that every node computes alike.
@@ -167,7 +182,7 @@ func periodicJob(project string, schedule river.PeriodicSchedule) *river.Periodi
 			return nil, nil
 		}
 		return DiscoverArgs{Project: project, Trigger: TriggerSchedule, FireTime: fire.UTC()}, nil
-	}, &river.PeriodicJobOpts{ID: "discover:" + project, RunOnStart: true})
+	}, &river.PeriodicJobOpts{ID: PeriodicJobID(project), RunOnStart: true})
 }
 
 // tickingSchedule tells the constructor which tick River is firing. River's periodic

@@ -88,7 +88,11 @@ func (w *Worker) markLost() { w.lostOnce.Do(func() { close(w.lost) }) }
 
 // node is this node's registry entry.
 func (w *Worker) node() jobhistory.Node {
-	return jobhistory.Node{ID: w.id, Host: nodeHost(), PID: os.Getpid(), Foreground: w.foreground != "", Projects: w.projects}
+	n := jobhistory.Node{ID: w.id, Host: nodeHost(), PID: os.Getpid(), Foreground: w.foreground != "", Projects: w.projects}
+	if w.periodic {
+		n.Schedules = ownSchedules(w.cfg)
+	}
+	return n
 }
 
 // takeLiveness takes this node's lock, reclaims the jobs of dead nodes and of a dead
@@ -271,6 +275,7 @@ func (w *Worker) housekeep(ctx context.Context) {
 			}
 		}
 	}
+	w.syncSchedules(ctx)
 }
 
 // reclaim makes the running jobs of dead nodes runnable again and returns them. With own,

@@ -20,6 +20,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/ingest"
 	"github.com/dmfpipe/dmfpipe/internal/liveness"
+	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/notify"
 	"github.com/dmfpipe/dmfpipe/scheduler"
 	"github.com/dmfpipe/dmfpipe/staging"
@@ -88,6 +89,10 @@ type Worker struct {
 	client     *river.Client[pgx.Tx]
 	foreground string
 	projects   map[string]string // the projects this node knows: name → version
+	periodic   bool              // this node fires schedules (Deps.Periodic)
+	// foreign are the schedules of projects only other nodes know, fired by this node's
+	// client when it leads (schedules.go).
+	foreign map[string]jobhistory.Schedule
 
 	// Liveness (reclaim.go): this node's ID, its lock (owned by watch once started),
 	// closed when the database is lost for good, when watch has ended, whether the node
@@ -127,7 +132,7 @@ func New(d Deps) (*Worker, error) {
 		pool: d.Pool, cfg: cfg, log: d.Logger, now: d.Now, foreground: d.Foreground,
 		sched: &scheduler.Store{DB: d.Pool, Projects: cfg.Projects},
 		id:    d.ID, reclaimEvery: d.ReclaimInterval, reconnectTimeout: d.ReconnectTimeout, lost: make(chan struct{}),
-		projects: map[string]string{},
+		projects: map[string]string{}, periodic: d.Periodic, foreign: map[string]jobhistory.Schedule{},
 	}
 	if w.id == "" {
 		w.id = nodeID()
@@ -220,6 +225,7 @@ func (w *Worker) Start(ctx context.Context) error {
 		return err
 	}
 	w.runCtx = ctx
+	w.syncSchedules(ctx)
 	if err := w.client.Start(ctx); err != nil {
 		w.releaseLiveness()
 		return err

@@ -57,6 +57,7 @@ Recurring jobs:  --recurring-import ACTIVITY[=ENTITY][@LE] (no entity: data pack
 	f.StringVar(&o.cfg.DefaultLegalEntity, "legal-entity", emulator.DefaultLegalEntity, "company used when a call names none")
 	f.DurationVar(&o.cfg.TokenTTL, "token-ttl", emulator.DefaultTokenTTL, "lifetime of issued tokens")
 	f.DurationVar(&o.cfg.ExecutionDelay, "execution-delay", 0, "time spent in NotRun and again in Executing per execution")
+	f.DurationVar(&o.cfg.MinStatusInterval, "min-status-interval", 0, "flag as protocol violations status calls of one execution closer than this")
 	f.Int64Var(&o.cfg.EnqueueLimit, "enqueue-limit", emulator.DefaultEnqueueLimit, "largest recurring enqueue body in bytes (413 above)")
 	f.Float64Var(&o.cfg.Faults.Rate429, "fault-429", 0, "share of F&O requests answered 429")
 	f.DurationVar(&o.cfg.Faults.RetryAfter, "fault-retry-after", time.Second, "Retry-After sent with a 429 (0 omits it)")

@@ -115,3 +115,43 @@ func TestRunUsage(t *testing.T) {
 		assert.Equal(t, exitUsage, code, "%s: %s", name, out)
 	}
 }
+
+// run --file applies the project's own pattern to the file's name: a project that takes
+// its legal entity from {company} works on a file given by hand, and a file whose name
+// does not fit is a clear usage error.
+func TestRunFileTakesTheCompanyFromThePattern(t *testing.T) {
+	t.Parallel()
+	dbURL := testsvc.Database(t)
+	em, envCfg := startEmulator(t)
+	envYAML, err := os.ReadFile(envCfg)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "pipeline.yaml")
+	require.NoError(t, os.WriteFile(cfg, append(envYAML, []byte(`connections:
+  inbox: { type: local, root: `+dir+` }
+projects:
+  - name: customers
+    kind: import
+    environment: emu
+    source: { connection: inbox, path: in, pattern: "customers_{company}_*.csv" }
+    format: { type: csv, delimiter: ";" }
+    target: { entity: Customers V3, definition_group: CUST }
+    mapping:
+      CUSTOMERACCOUNT:   { from: "Account No" }
+      ORGANIZATIONNAME:  { from: Name }
+      CUSTOMERGROUPID:   { from: Group }
+      SALESCURRENCYCODE: { const: EUR }
+`)...), 0o600))
+	content := "Account No;Name;Group\nc-1;A;10\nc-2;B;20\n"
+	good := filepath.Join(dir, "customers_dat_20261201.csv")
+	require.NoError(t, os.WriteFile(good, []byte(content), 0o600))
+	out, code := runCLI(t, "run", "-c", cfg, "--database-url", dbURL, "customers", "--file", good)
+	require.Equal(t, 0, code, out)
+	assert.Len(t, em.Rows("Customers V3", "DAT"), 2)
+
+	other := filepath.Join(dir, "vendors_dat.csv")
+	require.NoError(t, os.WriteFile(other, []byte(content), 0o600))
+	out, code = runCLI(t, "run", "-c", cfg, "--database-url", dbURL, "customers", "--file", other)
+	assert.Equal(t, exitUsage, code, out)
+	assert.Contains(t, out, `does not fit source.pattern "customers_{company}_*.csv"`)
+}

@@ -41,6 +41,10 @@ CREATE TABLE nodes (
     foreground boolean NOT NULL DEFAULT false,
     -- {"<project>": "<version>", ...}
     projects   jsonb NOT NULL DEFAULT '{}',
+    -- the schedules of the node's scheduled projects: {"<project>": {"cron": "...",
+    -- "timezone": "..."}}, so that the elected leader fires the ticks of projects its own
+    -- configuration lacks
+    schedules  jsonb NOT NULL DEFAULT '{}',
     started_at timestamptz NOT NULL DEFAULT now(),
     seen_at    timestamptz NOT NULL DEFAULT now()
 );
