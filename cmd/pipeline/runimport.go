@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -91,12 +90,11 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 					id, db.configPath, project)
 				return &exitError{code: exitFailed}
 			}
-			if errors.Is(err, worker.ErrLivenessLost) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "\nlost the database: job %d stops here and resumes at the next `pipeline run -c %s %s`\n",
-					id, db.configPath, project)
-				return &exitError{code: exitFailed}
-			}
-			return err
+			// The database went away (or this node lost its session): the job is safe in
+			// it and goes on where it stopped.
+			fmt.Fprintf(cmd.ErrOrStderr(), "\n%v\njob %d stops here and resumes at the next `pipeline run -c %s %s`\n",
+				err, id, db.configPath, project)
+			return &exitError{code: exitFailed}
 		}
 		summaries = append(summaries, s)
 	}

@@ -90,33 +90,59 @@ func (p *Postgres) Start(ctx context.Context, dir string) error {
 			return fmt.Errorf("postgres: initdb: %w", err)
 		}
 	}
-	logPath := filepath.Join(dir, "postgres.log")
 	return retryExited(func() error {
 		port, err := freePort()
 		if err != nil {
 			return fmt.Errorf("postgres: %w", err)
 		}
-		p.Port = port
-		// exec.Command, not CommandContext: the server outlives ctx.
-		cmd := p.command(context.Background(), cred, "postgres", "-D", data,
-			"-p", strconv.Itoa(port),
-			"-c", "listen_addresses=127.0.0.1",
-			"-c", "unix_socket_directories="+data,
-			"-c", "fsync=off",
-			"-c", "synchronous_commit=off",
-			"-c", "full_page_writes=off",
-			"-c", "max_connections=200",
-		)
-		p.Process, err = spawn(cmd, logPath)
-		if err != nil {
-			return fmt.Errorf("postgres: %w", err)
-		}
-		if err := waitReady(ctx, &p.Process, logPath, p.ping); err != nil {
-			_ = p.Process.terminate()
-			return fmt.Errorf("postgres on port %d: %w", port, err)
-		}
-		return nil
+		return p.run(ctx, cred, port)
 	})
+}
+
+// Restart stops the cluster (fast shutdown: every session ends), waits down, and starts
+// it again on the same port, as a database restart or a failover looks to its clients.
+func (p *Postgres) Restart(ctx context.Context, down time.Duration) error {
+	if err := p.Stop(); err != nil {
+		return err
+	}
+	t := time.NewTimer(down)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	cred, err := p.credential()
+	if err != nil {
+		return err
+	}
+	return p.run(ctx, cred, p.Port)
+}
+
+// run starts the postmaster on port and waits until it answers.
+func (p *Postgres) run(ctx context.Context, cred *syscall.Credential, port int) error {
+	p.Port = port
+	logPath := filepath.Join(p.Dir, "postgres.log")
+	// exec.Command, not CommandContext: the server outlives ctx.
+	cmd := p.command(context.Background(), cred, "postgres", "-D", p.dataDir(),
+		"-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "unix_socket_directories="+p.dataDir(),
+		"-c", "fsync=off",
+		"-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off",
+		"-c", "max_connections=200",
+	)
+	var err error
+	p.Process, err = spawn(cmd, logPath)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if err := waitReady(ctx, &p.Process, logPath, p.ping); err != nil {
+		_ = p.Process.terminate()
+		return fmt.Errorf("postgres on port %d: %w", port, err)
+	}
+	return nil
 }
 
 // Stop shuts the cluster down with `pg_ctl stop -m fast`.
