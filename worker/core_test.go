@@ -87,7 +87,10 @@ func TestFOMessagesGoOnTheirOwnRowsOrOnTheChunk(t *testing.T) {
 func TestPollsKeepTheirScheduleAcrossRestarts(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testOpts{chunkRows: 100, lanes: 1, poll: "{ initial: 700ms, max: 700ms, deadline: 2m }",
-		emulator: func(c *emulator.Config) { c.ExecutionDelay = 1500 * time.Millisecond; c.MinStatusInterval = 600 * time.Millisecond }})
+		emulator: func(c *emulator.Config) {
+			c.ExecutionDelay = 1500 * time.Millisecond
+			c.MinStatusInterval = 600 * time.Millisecond
+		}})
 	ctx := t.Context()
 	b.drop(t, "customers_p.csv", customersCSV(200, nil))
 	ids, err := b.w.StartJob(ctx, testProject, []string{"customers_p.csv"}, imports.TriggerRun, false)
