@@ -21,6 +21,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/dmf/catalog"
 	"github.com/dmfpipe/dmfpipe/docs"
 	"github.com/dmfpipe/dmfpipe/ingest/reader"
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/mapping"
 	"github.com/dmfpipe/dmfpipe/transform"
 	"github.com/dmfpipe/dmfpipe/validate"
@@ -85,16 +86,7 @@ func TestMappingExamples(t *testing.T) {
 }
 
 // prelude makes an example the rest of an import project of a whole config.
-const prelude = `environments:
-  e: { url: "http://127.0.0.1:1", tenant: t, client_id: c, client_secret: s }
-connections:
-  c: { type: local, root: /tmp }
-projects:
-  - name: example
-    kind: import
-    environment: e
-    source: { connection: c, path: in }
-`
+var prelude = testsvc.OfflineImportConfig("example", "")
 
 const defaultTarget = "target: { entity: Customers V3, legal_entity: USMF, definition_group: DOCS }\n"
 

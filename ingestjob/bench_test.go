@@ -27,16 +27,7 @@ import (
 
 // benchConfig maps the benchmark file's 10 columns to 10 fields of Customers V3 with
 // the transforms and rules a real project has, the unique key included.
-const benchConfig = `environments:
-  e: { url: "http://127.0.0.1:1", tenant: t, client_id: c, client_secret: s }
-connections:
-  c: { type: local, root: /tmp }
-projects:
-  - name: bench
-    kind: import
-    environment: e
-    source: { connection: c, path: in }
-    format: { type: csv, delimiter: "," }
+var benchConfig = testsvc.OfflineImportConfig("bench", `    format: { type: csv, delimiter: "," }
     target: { entity: Customers V3, legal_entity: USMF, definition_group: G }
     mapping:
       CUSTOMERACCOUNT:        { from: account, transforms: [trim, upper] }
@@ -53,7 +44,7 @@ projects:
       - { field: CUSTOMERACCOUNT, required: true, max_length: 20, unique: UNIQUE }
       - { field: CUSTOMERGROUPID, one_of: ["10", "20", "30"] }
       - { field: PRIMARYCONTACTEMAIL, pattern: '^[^@]+@[^@]+$' }
-`
+`)
 
 // benchFile writes (once) a CSV of rows records and 10 columns under the temp dir.
 func benchFile(b *testing.B, rows int) string {

@@ -29,16 +29,7 @@ var (
 	_ ingestjob.RowChecker = (*validate.RowRules)(nil)
 )
 
-const testConfig = `environments:
-  e: { url: "http://127.0.0.1:1", tenant: t, client_id: c, client_secret: s }
-connections:
-  c: { type: local, root: /tmp }
-projects:
-  - name: customers
-    kind: import
-    environment: e
-    source: { connection: c, path: in }
-    format: { type: csv, delimiter: ";" }
+var testConfig = testsvc.OfflineImportConfig("customers", `    format: { type: csv, delimiter: ";" }
     target: { entity: Customers V3, legal_entity: USMF, definition_group: G }
     mapping:
       CUSTOMERACCOUNT:   { from: "Account No", transforms: [trim, upper] }
@@ -51,7 +42,7 @@ projects:
     validate:
       - { field: CUSTOMERACCOUNT, required: true, unique: true }
       - { field: CUSTOMERGROUPID, lookup: groups }
-`
+`)
 
 const testCSV = "Account No;Name;Group;City\n" +
 	"C-1;Alpha;10;Gent\n" +

@@ -20,6 +20,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/dmf/catalog"
 	"github.com/dmfpipe/dmfpipe/ingest/reader"
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/mapping"
 	"github.com/dmfpipe/dmfpipe/validate"
 )
@@ -28,16 +29,7 @@ var update = flag.Bool("update", false, "rewrite the expected rows.txt and error
 
 // prelude makes a project section a whole config file; config.yaml lines are reported
 // relative to the section.
-const prelude = `environments:
-  e: { url: "http://127.0.0.1:1", tenant: t, client_id: c, client_secret: s }
-connections:
-  c: { type: local, root: /tmp }
-projects:
-  - name: golden
-    kind: import
-    environment: e
-    source: { connection: c, path: in }
-`
+var prelude = testsvc.OfflineImportConfig("golden", "")
 
 // TestGolden runs each testdata/mapping/*.txtar: its config.yaml (the rest of one import
 // project, indented as a list item's keys) maps input.csv or input.json; rows.txt holds

@@ -20,7 +20,6 @@ const (
 	bloomProbes    = 5 // 18 bits choose a block, 5×9 bits the bits in it: one 64-bit hash
 	// Beyond this many candidates (8 MiB of row numbers) the full SQL check runs instead.
 	maxCandidates = 1 << 20
-	keySeparator  = "\x1f"
 )
 
 // UniqueFilter prefilters the keys of one unique rule while a job's rows are produced;
@@ -67,7 +66,7 @@ func (f *UniqueFilter) Hash(vals []string) uint64 {
 			empty = false
 		}
 		h.WriteString(v)
-		h.WriteString(keySeparator)
+		h.WriteByte(valSep) // no staged value holds it, so keys cannot run into each other
 	}
 	if empty {
 		return 0

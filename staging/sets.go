@@ -102,7 +102,7 @@ func (s *Store) unique(ctx context.Context, job int64, fields []string, candidat
 
 // valExpr is the SQL for the 1-based pos-th value of a row (alias "r." or "").
 func valExpr(alias string, pos int) string {
-	return "split_part(" + alias + "vals, E'\\x1f', " + strconv.Itoa(pos) + ")"
+	return "split_part(" + alias + "vals, chr(" + strconv.Itoa(int(valSep)) + "), " + strconv.Itoa(pos) + ")"
 }
 
 // Lookup flags every row whose value of field is not empty and not among values (the

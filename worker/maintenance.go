@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"context"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -17,8 +16,6 @@ const (
 	sweepEvery = 5 * time.Minute
 )
 
-var stageMaintenance = stage{timeout: 30 * time.Minute, maxAttempts: 3, retry: retryAfter(time.Minute, 10*time.Minute)}
-
 // maintenanceJobs are the periodic housekeeping jobs.
 func maintenanceJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{
@@ -31,25 +28,6 @@ func maintenanceJobs() []*river.PeriodicJob {
 	}
 }
 
-// maintenanceOpts are the insert options of a housekeeping job: one waits or runs at a
-// time.
-var maintenanceOpts = river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: stageMaintenance.maxAttempts,
-	UniqueOpts: uniqueUnfinished}
-
-// housekeeping is the worker of a housekeeping job kind.
-type housekeeping[T river.JobArgs] struct {
-	river.WorkerDefaults[T]
-	work func(context.Context) error
-}
-
-func (h *housekeeping[T]) Timeout(*river.Job[T]) time.Duration { return stageMaintenance.timeout }
-
-func (h *housekeeping[T]) NextRetry(job *river.Job[T]) time.Time {
-	return stageMaintenance.nextRetry(job.Attempt)
-}
-
-func (h *housekeeping[T]) Work(ctx context.Context, _ *river.Job[T]) error { return h.work(ctx) }
-
 // PurgeArgs drops the staging areas of the jobs that finished longer ago than
 // database.staging_retention. `serve` fires it hourly (and at start) on the leader.
 type PurgeArgs struct{}
@@ -58,7 +36,7 @@ type PurgeArgs struct{}
 func (PurgeArgs) Kind() string { return "dmfpipe.purge" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
-func (PurgeArgs) InsertOpts() river.InsertOpts { return maintenanceOpts }
+func (PurgeArgs) InsertOpts() river.InsertOpts { return stageMaintenance.opts() }
 
 // SweepArgs re-offers the steps of unfinished import jobs whose River job is gone (see
 // Worker.Resume): a job whose step was lost, by a bug or by hand, ends instead of
@@ -69,4 +47,4 @@ type SweepArgs struct{}
 func (SweepArgs) Kind() string { return "dmfpipe.sweep" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
-func (SweepArgs) InsertOpts() river.InsertOpts { return maintenanceOpts }
+func (SweepArgs) InsertOpts() river.InsertOpts { return stageMaintenance.opts() }

@@ -161,14 +161,29 @@ func New(d Deps) (*Worker, error) {
 	})
 
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &discoverWorker{w: w})
-	river.AddWorker(workers, &ingestWorker{w: w})
-	river.AddWorker(workers, &uploadWorker{w: w})
-	river.AddWorker(workers, &pollWorker{w: w})
-	river.AddWorker(workers, &finalizeWorker{w: w})
-	river.AddWorker(workers, &notifyWorker{w: w})
-	river.AddWorker(workers, &housekeeping[PurgeArgs]{work: w.purge})
-	river.AddWorker(workers, &housekeeping[SweepArgs]{work: w.stages.Sweep})
+	st := w.stages
+	river.AddWorker(workers, &step[scheduler.DiscoverArgs]{stage: stageDiscover,
+		run: func(ctx context.Context, _ imports.Attempt, a scheduler.DiscoverArgs) error {
+			return st.Discover(ctx, a, w.sched)
+		}})
+	river.AddWorker(workers, &step[IngestArgs]{stage: stageIngest,
+		run: func(ctx context.Context, at imports.Attempt, a IngestArgs) error { return st.Ingest(ctx, at, a.JobID) }})
+	river.AddWorker(workers, &step[UploadArgs]{stage: stageUpload,
+		run: func(ctx context.Context, at imports.Attempt, a UploadArgs) error {
+			return st.Upload(ctx, at, a.JobID, a.ChunkNo)
+		}})
+	river.AddWorker(workers, &step[PollArgs]{stage: stagePoll,
+		run: func(ctx context.Context, at imports.Attempt, a PollArgs) error {
+			return st.Poll(ctx, at, a.ExecutionID)
+		}})
+	river.AddWorker(workers, &step[FinalizeArgs]{stage: stageFinalize,
+		run: func(ctx context.Context, _ imports.Attempt, a FinalizeArgs) error { return st.Finalize(ctx, a.JobID) }})
+	river.AddWorker(workers, &step[NotifyArgs]{stage: stageNotify,
+		run: func(ctx context.Context, at imports.Attempt, a NotifyArgs) error { return st.Notify(ctx, at, a.JobID) }})
+	river.AddWorker(workers, &step[PurgeArgs]{stage: stageMaintenance,
+		run: func(ctx context.Context, _ imports.Attempt, _ PurgeArgs) error { return w.purge(ctx) }})
+	river.AddWorker(workers, &step[SweepArgs]{stage: stageMaintenance,
+		run: func(ctx context.Context, _ imports.Attempt, _ SweepArgs) error { return st.Sweep(ctx) }})
 	rc := &river.Config{
 		ID:                   w.id,
 		Logger:               w.log,

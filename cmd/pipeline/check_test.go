@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 )
 
 func TestCheckExampleConfig(t *testing.T) {
@@ -85,19 +87,12 @@ projects:
     notify: { webhook: "${env:DMFPIPE_TEST_WEBHOOK}" }
 `
 
-func writeCheckConfig(t *testing.T, content string) string {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "pipeline.yaml")
-	require.NoError(t, os.WriteFile(file, []byte(content), 0o600))
-	return file
-}
-
 // webhookToken is the credential part of a Teams webhook URL.
 const webhookToken = "/webhookb2/0f8fad5b-d9cb-469f/IncomingWebhook/c0ffee?sig=S3cr3tS1g"
 
 func TestCheckUnsetSecretsAreWarnings(t *testing.T) {
 	t.Setenv("DMFPIPE_TEST_WEBHOOK", "https://contoso.webhook.office.com"+webhookToken)
-	file := writeCheckConfig(t, secretsConfig)
+	file := testsvc.WriteConfig(t, secretsConfig)
 	key := filepath.Join(filepath.Dir(file), "keys", "dmf.pem")
 	out, code := runCLI(t, "check", "-c", file)
 	assert.Equal(t, 0, code, out)
@@ -150,7 +145,7 @@ func TestCheckNeverPrintsTheWebhookURL(t *testing.T) {
 
 // A syntax error comes alone: no "defines no environments" after it.
 func TestCheckYAMLSyntaxErrorAlone(t *testing.T) {
-	file := writeCheckConfig(t, "environments:\n  prod:\n    url: https://x\n    tenant: t: u\n")
+	file := testsvc.WriteConfig(t, "environments:\n  prod:\n    url: https://x\n    tenant: t: u\n")
 	out, code := runCLI(t, "check", "-c", file)
 	assert.Equal(t, exitUsage, code, out)
 	assert.Equal(t, []string{file + ":4: invalid YAML: mapping values are not allowed in this context"}, strings.Split(strings.TrimSpace(out), "\n"))

@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/catalog"
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/mapping"
 )
 
@@ -133,14 +132,7 @@ const importProjectKeys = `    kind: import
 // with the given projects (YAML list items) and returns its path.
 func writeImportConfig(t *testing.T, projects string) string {
 	t.Helper()
-	file := filepath.Join(t.TempDir(), "pipeline.yaml")
-	require.NoError(t, os.WriteFile(file, []byte(`environments:
-  e: { url: "http://127.0.0.1:1", tenant: t, client_id: c, client_secret: s }
-connections:
-  c: { type: local, root: /tmp }
-projects:
-`+projects), 0o600))
-	return file
+	return testsvc.WriteConfig(t, testsvc.OfflineConfig+"projects:\n"+projects)
 }
 
 func indentLines(s, prefix string) string {

@@ -321,7 +321,8 @@ func printJobDetail(w io.Writer, d *jobDetail, now time.Time) error {
 	return tw.Flush()
 }
 
-// eventText is an event's message followed by its attributes, key=value in key order.
+// eventText is an event's message followed by its attributes, key=value in key order,
+// and who recorded it (the node that ran the step, or the operator).
 func eventText(e jobhistory.Event) string {
 	var b strings.Builder
 	b.WriteString(oneLine(e.Message))
@@ -332,6 +333,9 @@ func eventText(e jobhistory.Event) string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(&b, " %s=%s", k, oneLine(fmt.Sprint(e.Attrs[k])))
+	}
+	if e.Actor != "" {
+		fmt.Fprintf(&b, " (by %s)", e.Actor)
 	}
 	return b.String()
 }
@@ -459,6 +463,8 @@ type eventView struct {
 	Level   string         `json:"level"`
 	Message string         `json:"message"`
 	Attrs   map[string]any `json:"attrs"`
+	// Actor is the node that ran the step, or the operator who acted.
+	Actor string `json:"actor,omitempty"`
 }
 
 // jobDetailView is show's --json output: the job's fields, then its trail.
@@ -495,7 +501,7 @@ func newJobDetailView(d *jobDetail, now time.Time) jobDetailView {
 		v.Executions[i] = ev
 	}
 	for i, e := range d.events {
-		v.Events[i] = eventView{At: e.At.UTC(), Stage: e.Stage, Level: e.Level, Message: e.Message, Attrs: e.Attrs}
+		v.Events[i] = eventView{At: e.At.UTC(), Stage: e.Stage, Level: e.Level, Message: e.Message, Attrs: e.Attrs, Actor: e.Actor}
 	}
 	return v
 }

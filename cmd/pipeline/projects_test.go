@@ -1,28 +1,18 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 )
 
 func TestCheckMappingsAgainstCatalog(t *testing.T) {
 	t.Parallel()
-	file := filepath.Join(t.TempDir(), "pipeline.yaml")
-	require.NoError(t, os.WriteFile(file, []byte(`environments:
-  e: { url: "http://127.0.0.1:1", tenant: t, client_id: c, client_secret: s }
-connections:
-  c: { type: local, root: /tmp }
-projects:
-  - name: p
-    kind: import
-    environment: e
-    source: { connection: c, path: in }
-    target: { entity: Customers V3, legal_entity: USMF, definition_group: G }
+	file := testsvc.WriteConfig(t, testsvc.OfflineImportConfig("p", `    target: { entity: Customers V3, legal_entity: USMF, definition_group: G }
     mapping:
       CUSTOMERACCOUNT: { from: A, transforms: [{ pad_left: { width: -1 } }] }
       CUSTOMERGROUPID: { const: "10" }
@@ -31,14 +21,10 @@ projects:
     validate:
       - { field: CUSTOMERACCOUNT, pattern: "(" }
       - { field: NOPE, required: true }
-  - name: q
-    kind: import
-    environment: e
-    source: { connection: c, path: in }
-    target: { entity: Customers V9, legal_entity: USMF, definition_group: G }
+`+testsvc.ImportProject("q", `    target: { entity: Customers V9, legal_entity: USMF, definition_group: G }
     mapping:
       X: { from: A }
-`), 0o600))
+`)))
 	out, code := runCLI(t, "check", "-c", file)
 	assert.Equal(t, exitUsage, code)
 	var lines []string

@@ -13,16 +13,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 )
 
-const runTestConfig = `environments:
-  e: { url: "http://127.0.0.1:1", tenant: t, client_id: c, client_secret: s }
-connections:
-  c: { type: local, root: /tmp }
-projects:
-  - name: customers
-    kind: import
-    environment: e
-    source: { connection: c, path: in }
-    format: { type: csv, delimiter: ";" }
+var runTestConfig = testsvc.OfflineImportConfig("customers", `    format: { type: csv, delimiter: ";" }
     target: { entity: Customers V3, legal_entity: USMF, definition_group: G }
     mapping:
       CUSTOMERACCOUNT:   { from: "Account No", transforms: [trim, upper] }
@@ -32,7 +23,7 @@ projects:
     validate:
       - { field: CUSTOMERACCOUNT, required: true, unique: true }
     on_errors: { max_error_rate: MAXRATE }
-`
+`)
 
 func writeRunFixture(t *testing.T, maxRate, csv string) (cfg, file string) {
 	t.Helper()
