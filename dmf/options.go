@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dmfpipe/dmfpipe/internal/backoff"
 )
 
 // Token endpoint versions (dmf-api.md §1.1).
@@ -193,7 +195,7 @@ func (o *Options) normalize() error {
 		o.MaxEnqueueBytes = 32 << 20
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = backoff.Sleep
 	}
 	log := o.Logger
 	if onRetry := o.OnRetry; onRetry != nil {
@@ -216,20 +218,6 @@ func retryAttrs(r Retry) []any {
 func setDefault(d *time.Duration, def time.Duration) {
 	if *d <= 0 {
 		*d = def
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

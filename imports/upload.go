@@ -13,6 +13,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/datapackage"
+	"github.com/dmfpipe/dmfpipe/internal/backoff"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/staging"
 )
@@ -327,7 +328,7 @@ func (s *Stages) awaitOrphanedImports(ctx context.Context, client *dmf.Client, e
 				break
 			}
 			if wait := s.pollWait(orphan); wait > 0 {
-				if err := sleepCtx(ctx, wait); err != nil {
+				if err := backoff.Sleep(ctx, wait); err != nil {
 					return fmt.Errorf("waiting for execution %s: %w", id, err)
 				}
 			}
@@ -366,17 +367,6 @@ func (e *groupHeldError) Error() string {
 	return fmt.Sprintf("definition group %s is held by execution %s, sent before a crash and still %s in F&O after %s "+
 		"(poll deadline %s): nothing more can be imported into it until F&O ends that execution", e.group, e.execution,
 		e.status, e.age.Round(time.Second), e.deadline)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // groupGate returns the in-process gate of a definition group: a channel of capacity 1.

@@ -8,20 +8,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dmfpipe/dmfpipe/ingest"
+	"github.com/dmfpipe/dmfpipe/internal/dbtx"
 	"github.com/dmfpipe/dmfpipe/internal/lockkey"
 )
 
-// DBTX is what the package needs of a database handle; *pgxpool.Pool, *pgx.Conn and
-// pgx.Tx all have it (Begin on a transaction makes a savepoint).
-type DBTX interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
+// DBTX is a database handle: a pool, a connection or a transaction.
+type DBTX = dbtx.DBTX
 
 // Outcome is where a taken file stands.
 type Outcome string

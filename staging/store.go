@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dmfpipe/dmfpipe/internal/dbtx"
 )
 
 // Status is where a staged row stands.
@@ -35,14 +36,8 @@ var ErrNoJob = errors.New("job has no staged rows")
 // ErrNoRow is returned (wrapped) when a job has no row with the given number.
 var ErrNoRow = errors.New("no such staged row")
 
-// DBTX is what the store needs of a database handle; *pgxpool.Pool, *pgx.Conn and pgx.Tx
-// all have it (Begin on a transaction makes a savepoint).
-type DBTX interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
+// DBTX is a database handle: a pool, a connection or a transaction.
+type DBTX = dbtx.DBTX
 
 // Store is the staging area of a database.
 //

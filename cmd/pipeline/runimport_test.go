@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dmfpipe/dmfpipe/dmf/emulator"
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 )
 
@@ -18,28 +19,10 @@ import (
 func TestRunImportsLocalFiles(t *testing.T) {
 	t.Parallel()
 	dbURL := testsvc.Database(t)
-	em, envCfg := startEmulator(t)
-	envYAML, err := os.ReadFile(envCfg)
-	require.NoError(t, err)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "pipeline.yaml")
-	require.NoError(t, os.WriteFile(cfg, append(envYAML, []byte(`connections:
-  inbox: { type: local, root: `+dir+` }
-projects:
-  - name: customers
-    kind: import
-    environment: emu
-    source: { connection: inbox, path: in }
-    format: { type: csv, delimiter: ";" }
-    target: { entity: Customers V3, legal_entity: USMF, definition_group: CUST, chunk_rows: 400, lanes: 2 }
-    mapping:
-      CUSTOMERACCOUNT:   { from: "Account No", transforms: [trim, upper] }
-      ORGANIZATIONNAME:  { from: Name }
-      CUSTOMERGROUPID:   { from: Group }
-      SALESCURRENCYCODE: { const: EUR }
-    validate:
+	em, cfg, dir := emulatorImportConfig(t, "", "legal_entity: USMF, definition_group: CUST, chunk_rows: 400, lanes: 2",
+		`    validate:
       - { field: CUSTOMERACCOUNT, required: true, unique: true }
-`)...), 0o600))
+`)
 	var b strings.Builder
 	b.WriteString("Account No;Name;Group\n")
 	for i := range 1000 {
@@ -122,26 +105,7 @@ func TestRunUsage(t *testing.T) {
 func TestRunFileTakesTheCompanyFromThePattern(t *testing.T) {
 	t.Parallel()
 	dbURL := testsvc.Database(t)
-	em, envCfg := startEmulator(t)
-	envYAML, err := os.ReadFile(envCfg)
-	require.NoError(t, err)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "pipeline.yaml")
-	require.NoError(t, os.WriteFile(cfg, append(envYAML, []byte(`connections:
-  inbox: { type: local, root: `+dir+` }
-projects:
-  - name: customers
-    kind: import
-    environment: emu
-    source: { connection: inbox, path: in, pattern: "customers_{company}_*.csv" }
-    format: { type: csv, delimiter: ";" }
-    target: { entity: Customers V3, definition_group: CUST }
-    mapping:
-      CUSTOMERACCOUNT:   { from: "Account No" }
-      ORGANIZATIONNAME:  { from: Name }
-      CUSTOMERGROUPID:   { from: Group }
-      SALESCURRENCYCODE: { const: EUR }
-`)...), 0o600))
+	em, cfg, dir := emulatorImportConfig(t, `, pattern: "customers_{company}_*.csv"`, "definition_group: CUST", "")
 	content := "Account No;Name;Group\nc-1;A;10\nc-2;B;20\n"
 	good := filepath.Join(dir, "customers_dat_20261201.csv")
 	require.NoError(t, os.WriteFile(good, []byte(content), 0o600))
@@ -154,4 +118,33 @@ projects:
 	out, code = runCLI(t, "run", "-c", cfg, "--database-url", dbURL, "customers", "--file", other)
 	assert.Equal(t, exitUsage, code, out)
 	assert.Contains(t, out, `does not fit source.pattern "customers_{company}_*.csv"`)
+}
+
+// emulatorImportConfig writes a config of the emulator's environment and a project
+// "customers" importing a semicolon CSV (Account No, Name, Group) from the folder "in" of
+// a local connection on dir; source and target complete the project's source and target,
+// rest adds its other keys. It returns the emulator, the config's path and dir.
+func emulatorImportConfig(t *testing.T, source, target, rest string) (*emulator.Emulator, string, string) {
+	t.Helper()
+	em, envCfg := startEmulator(t)
+	envYAML, err := os.ReadFile(envCfg)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "pipeline.yaml")
+	require.NoError(t, os.WriteFile(cfg, append(envYAML, []byte(`connections:
+  inbox: { type: local, root: `+dir+` }
+projects:
+  - name: customers
+    kind: import
+    environment: emu
+    source: { connection: inbox, path: in`+source+` }
+    format: { type: csv, delimiter: ";" }
+    target: { entity: Customers V3, `+target+` }
+    mapping:
+      CUSTOMERACCOUNT:   { from: "Account No", transforms: [trim, upper] }
+      ORGANIZATIONNAME:  { from: Name }
+      CUSTOMERGROUPID:   { from: Group }
+      SALESCURRENCYCODE: { const: EUR }
+`+rest)...), 0o600))
+	return em, cfg, dir
 }

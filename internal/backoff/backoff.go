@@ -4,6 +4,7 @@
 package backoff
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -73,4 +74,20 @@ func toDuration(d float64) time.Duration {
 		return 0
 	}
 	return time.Duration(d)
+}
+
+// Sleep waits d, or until ctx ends (then it returns ctx's error); d of zero or less
+// returns at once.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

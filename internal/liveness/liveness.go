@@ -27,20 +27,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/dmfpipe/dmfpipe/internal/dbtx"
 	"github.com/dmfpipe/dmfpipe/internal/lockkey"
 )
 
-// DBTX is what the package needs of a database handle: a pool, a connection or a
-// transaction.
-type DBTX interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
+// DBTX is a database handle: a pool, a connection or a transaction.
+type DBTX = dbtx.DBTX
 
 // Lock is a node's liveness lock, held on a connection of its own.
 type Lock struct {
