@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-
-	"github.com/dmfpipe/dmfpipe/internal/backoff"
 )
 
 // envLimiter is the process-wide throttle of one F&O environment: a token bucket of
@@ -55,7 +53,7 @@ func (l *envLimiter) wait(ctx context.Context, sleep func(context.Context, time.
 	pause := time.Until(l.pausedUntil)
 	l.mu.Unlock()
 	if pause > 0 {
-		if err := backoff.Sleep(ctx, pause); err != nil {
+		if err := sleep(ctx, pause); err != nil {
 			return err
 		}
 	}
