@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -139,6 +141,36 @@ func (s *Stages) skipDuplicate(ctx context.Context, j *jobhistory.Job, p *Projec
 // finish ends a job: its status and counts, the last event and, when the project asks
 // for it, the notify step, in one transaction.
 func (s *Stages) finish(ctx context.Context, j *jobhistory.Job, p *Project, status string, c jobhistory.JobCounts, msg, movedTo string) error {
+	err := s.record(ctx, j, p, status, c, msg, movedTo)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	switch status {
+	case jobhistory.JobFailed:
+		level = slog.LevelError
+	case jobhistory.JobPartiallySucceeded:
+		level = slog.LevelWarn
+	}
+	reason := msg
+	if reason == "" {
+		reason = j.Error
+	}
+	attrs := []any{"project", j.Project, "job", j.ID, "status", status, "read", c.Read, "staged", c.Staged,
+		"invalid", c.Invalid, "imported", c.Imported, "rejected", c.Rejected, "not_imported", c.NotImported,
+		"duration", s.d.Now().Sub(j.CreatedAt).Round(time.Millisecond)}
+	if reason != "" {
+		attrs = append(attrs, "reason", reason)
+	}
+	s.d.Log.Log(ctx, level, "job ended", attrs...)
+	if s.d.Observer != nil {
+		s.d.Observer.JobEnded(j.Project, status, c, s.d.Now().Sub(j.CreatedAt))
+	}
+	return nil
+}
+
+// record is finish's transaction.
+func (s *Stages) record(ctx context.Context, j *jobhistory.Job, p *Project, status string, c jobhistory.JobCounts, msg, movedTo string) error {
 	return pgx.BeginFunc(ctx, s.d.DB, func(tx pgx.Tx) error {
 		hist := s.hist(tx)
 		if err := hist.Finish(ctx, j.ID, status, c, msg); err != nil {

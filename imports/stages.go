@@ -86,6 +86,8 @@ type Deps struct {
 	// NodeFresh is how recently a node must have been seen to count as live when a step is
 	// left to it. Defaults to 2 minutes.
 	NodeFresh time.Duration
+	// Observer, when set, hears of every job that ends (metrics).
+	Observer Observer
 	// Log receives the stages' logs. Defaults to discarding.
 	Log *slog.Logger
 	// Now is the clock. Defaults to time.Now.
@@ -95,6 +97,11 @@ type Deps struct {
 // ErrUnknownProject is returned (wrapped) for a project a node's configuration does not
 // have as an import project.
 var ErrUnknownProject = errors.New("not an import project of this configuration")
+
+// Observer hears of the jobs that end.
+type Observer interface {
+	JobEnded(project, status string, c jobhistory.JobCounts, took time.Duration)
+}
 
 // Stages runs the steps of import jobs. Every method is safe to run again after a crash
 // at any point (see the package documentation) and safe for concurrent use.

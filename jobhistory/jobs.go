@@ -343,3 +343,22 @@ func (s *Store) CountJobs(ctx context.Context) (map[string]int64, error) {
 	}
 	return out, nil
 }
+
+// LastSuccesses returns when each project's latest job that succeeded ended, by
+// project: what an alert on "no successful import for 26 hours" reads.
+func (s *Store) LastSuccesses(ctx context.Context) (map[string]time.Time, error) {
+	rows, err := s.db.Query(ctx, `SELECT project, max(finished_at) FROM jobs
+		WHERE status = 'succeeded' AND NOT dry_run GROUP BY project`)
+	if err != nil {
+		return nil, fmt.Errorf("reading the projects' last successes: %w", err)
+	}
+	out := map[string]time.Time{}
+	var (
+		project string
+		at      time.Time
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&project, &at}, func() error { out[project] = at; return nil }); err != nil {
+		return nil, fmt.Errorf("reading the projects' last successes: %w", err)
+	}
+	return out, nil
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -58,6 +59,9 @@ var kinds = []string{
 	scheduler.Kind, IngestArgs{}.Kind(), UploadArgs{}.Kind(), PollArgs{}.Kind(),
 	FinalizeArgs{}.Kind(), NotifyArgs{}.Kind(), PurgeArgs{}.Kind(), SweepArgs{}.Kind(),
 }
+
+// Kinds are the River job kinds a worker runs.
+func Kinds() []string { return slices.Clone(kinds) }
 
 // reclaimed is a job taken back from a dead node.
 type reclaimed = liveness.Reclaimed

@@ -72,6 +72,8 @@ type Deps struct {
 	// it back before it gives up (Lost is closed; the process should exit non-zero).
 	// Defaults to DefaultReconnectTimeout.
 	ReconnectTimeout time.Duration
+	// Observer, when set, hears of every job that ends (metrics).
+	Observer imports.Observer
 	// Tune, when set, adjusts the River configuration before the client is built (tests
 	// shorten the fetch intervals with it).
 	Tune func(*river.Config)
@@ -157,7 +159,7 @@ func New(d Deps) (*Worker, error) {
 	w.stages = imports.New(imports.Deps{
 		DB: d.Pool, Projects: d.Parts.ImportProject, Environments: cfg.Environments, DMF: d.Parts.DMF, Source: d.Parts.Source,
 		Notifier: d.Parts.Notifier(), ConsoleURL: cfg.Console.BaseURL, Steps: &riverSteps{w: w},
-		Node: w.id, Foreground: d.Foreground != "", NodeFresh: nodeFresh, Log: w.log, Now: w.now,
+		Node: w.id, Foreground: d.Foreground != "", NodeFresh: nodeFresh, Observer: d.Observer, Log: w.log, Now: w.now,
 	})
 
 	workers := river.NewWorkers()
@@ -186,7 +188,7 @@ func New(d Deps) (*Worker, error) {
 		run: func(ctx context.Context, _ imports.Attempt, _ SweepArgs) error { return st.Sweep(ctx) }})
 	rc := &river.Config{
 		ID:                   w.id,
-		Logger:               w.log,
+		Logger:               slog.New(quietRiver{w.log.Handler()}),
 		Queues:               queues(d.Foreground),
 		Workers:              workers,
 		RescueStuckJobsAfter: rescueAfter,

@@ -15,6 +15,7 @@ func runCLI(t *testing.T, args ...string) (stdout string, code int) {
 	root.SetOut(&out)
 	root.SetErr(&out)
 	err := root.ExecuteContext(context.Background())
-	code = exitCode(err, &out)
+	format, _ := root.PersistentFlags().GetString(logFormatFlag)
+	code = exitCode(err, &out, format)
 	return out.String(), code
 }

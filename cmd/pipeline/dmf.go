@@ -53,7 +53,10 @@ func (f *dmfFlags) register(cmd *cobra.Command, withJSON bool) {
 
 // client loads the config and returns the DMF client of the chosen environment.
 func (f *dmfFlags) client(cmd *cobra.Command) (*dmf.Client, error) {
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log, err := newLogger(cmd, slog.LevelWarn)
+	if err != nil {
+		return nil, err
+	}
 	a, err := loadApp(f.cfgPath, app.Options{Logger: log})
 	if err != nil {
 		return nil, err

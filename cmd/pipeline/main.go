@@ -43,24 +43,26 @@ func usageError(err error) error { return &exitError{code: exitUsage, err: err} 
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCmd().ExecuteContext(ctx)
+	root := newRootCmd()
+	err := root.ExecuteContext(ctx)
 	stop()
-	os.Exit(exitCode(err, os.Stderr))
+	format, _ := root.PersistentFlags().GetString(logFormatFlag)
+	os.Exit(exitCode(err, os.Stderr, format))
 }
 
-// exitCode prints err (unless the command already reported its outcome) and maps it to
-// the process exit code.
-func exitCode(err error, stderr io.Writer) int {
+// exitCode prints err (unless the command already reported its outcome) in the log
+// format and maps it to the process exit code.
+func exitCode(err error, stderr io.Writer, format string) int {
 	if err == nil {
 		return exitOK
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, "pipeline:", ee.err)
+			printError(stderr, format, ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "pipeline:", err)
+	printError(stderr, format, err)
 	return exitFailed
 }

@@ -19,6 +19,7 @@ and exports the other way. Projects are declared in a YAML config file.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	setVersionFlag(root)
+	addLogFlags(root)
 	root.AddCommand(
 		newCheckCmd(),
 		newDevCmd(),

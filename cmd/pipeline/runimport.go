@@ -26,7 +26,10 @@ import (
 // ends.
 func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, force, asJSON bool) error {
 	ctx := cmd.Context()
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log, err := newLogger(cmd, slog.LevelWarn)
+	if err != nil {
+		return err
+	}
 	a, err := loadApp(db.configPath, app.Options{Logger: log})
 	if err != nil {
 		return err

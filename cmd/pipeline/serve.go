@@ -11,13 +11,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 
 	"github.com/dmfpipe/dmfpipe/app"
-	"github.com/dmfpipe/dmfpipe/jobhistory"
+	"github.com/dmfpipe/dmfpipe/dmf"
+	"github.com/dmfpipe/dmfpipe/internal/metrics"
 	"github.com/dmfpipe/dmfpipe/migrations"
 	"github.com/dmfpipe/dmfpipe/worker"
 )
@@ -46,8 +45,12 @@ gracefully: running jobs get 30 seconds, the rest resume on another node.`,
 
 func serve(cmd *cobra.Command, db *dbFlags) error {
 	ctx := cmd.Context()
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a, err := loadApp(db.configPath, app.Options{Logger: log})
+	log, err := newLogger(cmd, slog.LevelInfo)
+	if err != nil {
+		return err
+	}
+	m := metrics.New(worker.Kinds())
+	a, err := loadApp(db.configPath, app.Options{Logger: log, DMFOptions: func(env string, o *dmf.Options) { m.DMFOptions(env, o, log) }})
 	if err != nil {
 		return err
 	}
@@ -66,8 +69,9 @@ func serve(cmd *cobra.Command, db *dbFlags) error {
 		return err
 	}
 	host, _ := os.Hostname()
+	m.UseDB(pool)
 	w, err := worker.New(worker.Deps{
-		Pool: pool, Parts: a, Logger: log, Periodic: true,
+		Pool: pool, Parts: a, Logger: log, Periodic: true, Observer: m,
 		ID: fmt.Sprintf("%s-%d", host, os.Getpid()),
 	})
 	if err != nil {
@@ -77,18 +81,14 @@ func serve(cmd *cobra.Command, db *dbFlags) error {
 	if err != nil {
 		return usageError(fmt.Errorf("console.addr: %w", err))
 	}
-	srv := &http.Server{Handler: serveMux(pool, w), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: serveMux(pool, w, m.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
-	metrics, err := registerJobMetrics(pool)
-	if err != nil {
-		return err
-	}
 	events, cancelEvents := w.Client().Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed,
 		river.EventKindJobCancelled, river.EventKindJobSnoozed)
 	defer cancelEvents()
-	go metrics.count(events)
+	go m.Count(events)
 
 	if err := w.Start(ctx); err != nil {
 		return errors.Join(err, srv.Close())
@@ -115,7 +115,7 @@ func serve(cmd *cobra.Command, db *dbFlags) error {
 
 // serveMux is serve's HTTP surface. /readyz is 200 only while the node works jobs (it
 // holds its liveness lock and its River client runs) and the database answers.
-func serveMux(pool *pgxpool.Pool, w *worker.Worker) *http.ServeMux {
+func serveMux(pool *pgxpool.Pool, w *worker.Worker, metrics http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -133,80 +133,6 @@ func serveMux(pool *pgxpool.Pool, w *worker.Worker) *http.ServeMux {
 		}
 		fmt.Fprintln(rw, "ready")
 	})
-	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET /metrics", metrics)
 	return mux
-}
-
-// jobMetrics are serve's job counters on Prometheus' default registry.
-type jobMetrics struct {
-	// stages counts River job outcomes by stage (job kind) and outcome.
-	stages *prometheus.CounterVec
-}
-
-// registerJobMetrics registers the counters of River jobs and a gauge of the import jobs
-// by status, read from the database at each scrape. Registering again (a second serve in
-// one process, as in tests) reuses what is registered.
-func registerJobMetrics(pool *pgxpool.Pool) (*jobMetrics, error) {
-	stages := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "dmfpipe_stage_jobs_total",
-		Help: "River jobs of the import stages by kind and outcome (completed, failed, cancelled, snoozed).",
-	}, []string{"kind", "outcome"})
-	if err := prometheus.Register(stages); err != nil {
-		are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err)
-		if !ok {
-			return nil, err
-		}
-		stages = are.ExistingCollector.(*prometheus.CounterVec)
-	}
-	jobs := &jobsCollector{pool: pool, desc: prometheus.NewDesc("dmfpipe_jobs",
-		"Import and export jobs by status.", []string{"status"}, nil)}
-	if err := prometheus.Register(jobs); err != nil {
-		are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err)
-		if !ok {
-			return nil, err
-		}
-		// The registered collector reads the first pool: point it at this one.
-		are.ExistingCollector.(*jobsCollector).pool = pool
-	}
-	return &jobMetrics{stages: stages}, nil
-}
-
-func (m *jobMetrics) count(events <-chan *river.Event) {
-	for e := range events {
-		outcome := ""
-		switch e.Kind {
-		case river.EventKindJobCompleted:
-			outcome = "completed"
-		case river.EventKindJobFailed:
-			outcome = "failed"
-		case river.EventKindJobCancelled:
-			outcome = "cancelled"
-		case river.EventKindJobSnoozed:
-			outcome = "snoozed"
-		}
-		if e.Job != nil {
-			m.stages.WithLabelValues(e.Job.Kind, outcome).Inc()
-		}
-	}
-}
-
-// jobsCollector reports the jobs table by status.
-type jobsCollector struct {
-	pool *pgxpool.Pool
-	desc *prometheus.Desc
-}
-
-func (c *jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c *jobsCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	counts, err := jobhistory.NewStore(c.pool).CountJobs(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
-		return
-	}
-	for status, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), status)
-	}
 }

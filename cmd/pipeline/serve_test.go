@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +129,77 @@ func runNowForTest(ctx context.Context, cfgPath string) (int64, error) {
 		return 0, err
 	}
 	return scheduler.RunNow(ctx, client, cfg.Projects[0].Name)
+}
+
+// After an import under serve, /metrics has what a dashboard and an alert read, and with
+// --log-format json every line serve logs is one JSON object, the job's outcome among
+// them.
+func TestServeMetricsAndJSONLogsAfterAnImport(t *testing.T) {
+	t.Parallel()
+	em, cfg, dir := emulatorImportConfig(t, ", min_age: 10ms", "legal_entity: USMF, definition_group: CUST", "")
+	addr := freeAddr(t)
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(f, "database: { url: %q }\nconsole: { addr: %q }\n", testsvc.Database(t), addr)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "in"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "in", "customers.csv"),
+		[]byte("Account No;Name;Group\nc-1;A;10\nc-2;B;20\nc-3;C;30\n"), 0o600))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	root := newRootCmd()
+	root.SetArgs([]string{"serve", "-c", cfg, "--log-format", "json"})
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	base := "http://" + addr
+	require.Eventually(t, func() bool { code, _ := get(t, base+"/readyz"); return code == http.StatusOK },
+		30*time.Second, 50*time.Millisecond, stderr.String())
+	_, err = runNowForTest(ctx, cfg)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(em.Rows("Customers V3", "USMF")) == 3 }, 30*time.Second, 50*time.Millisecond)
+	var body string
+	require.Eventually(t, func() bool {
+		_, body = get(t, base+"/metrics")
+		// River reports a step's run a moment after the step's work.
+		return strings.Contains(body, `dmfpipe_jobs_ended_total{project="customers",status="succeeded"} 1`) &&
+			strings.Contains(body, `dmfpipe_stage_jobs_total{kind="dmfpipe.finalize",outcome="completed"} 1`)
+	}, 30*time.Second, 100*time.Millisecond)
+	for _, want := range []string{
+		`dmfpipe_rows_total{project="customers",state="imported"} 3`,
+		`dmfpipe_rows_total{project="customers",state="read"} 3`,
+		`dmfpipe_job_duration_seconds_count{project="customers"} 1`,
+		`dmfpipe_step_duration_seconds_count{outcome="completed",stage="upload"}`,
+		`dmfpipe_dmf_requests_total{action="ImportFromPackage",class="2xx",environment="emu"} 1`,
+		`dmfpipe_dmf_requests_total{action="token",class="2xx",environment="emu"}`,
+		`dmfpipe_project_last_success_timestamp_seconds{project="customers"}`,
+		`dmfpipe_jobs{status="succeeded"} 1`,
+		`dmfpipe_stage_jobs_total{kind="dmfpipe.poll",outcome="completed"}`,
+	} {
+		assert.Contains(t, body, want)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	var ended bool
+	for line := range strings.Lines(stderr.String()) {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), "a log line that is not JSON: %q", line)
+		if rec["msg"] == "job ended" {
+			ended = true
+			assert.Equal(t, "succeeded", rec["status"])
+			assert.EqualValues(t, 3, rec["imported"])
+		}
+		assert.NotContains(t, rec["msg"], "Producer job counts")
+	}
+	assert.True(t, ended, "serve logs each job's outcome")
 }

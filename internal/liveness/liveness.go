@@ -232,3 +232,30 @@ func reclaimOwner(ctx context.Context, db DBTX, kinds []string, by, owner string
 	}
 	return out, nil
 }
+
+// QueueDepth counts the River jobs of kinds that wait or run, by queue and state
+// (available, scheduled, retryable, running), for /metrics: River has no count API.
+func QueueDepth(ctx context.Context, db DBTX, kinds []string) (map[string]map[string]int64, error) {
+	rows, err := db.Query(ctx, `SELECT queue, state::text, count(*) FROM river_job
+		WHERE kind = ANY($1) AND state IN ('available', 'scheduled', 'retryable', 'running', 'pending')
+		GROUP BY queue, state`, kinds)
+	if err != nil {
+		return nil, fmt.Errorf("counting River's queues: %w", err)
+	}
+	out := map[string]map[string]int64{}
+	var (
+		queue, state string
+		n            int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&queue, &state, &n}, func() error {
+		if out[queue] == nil {
+			out[queue] = map[string]int64{}
+		}
+		out[queue][state] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("counting River's queues: %w", err)
+	}
+	return out, nil
+}

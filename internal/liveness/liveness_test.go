@@ -32,7 +32,7 @@ func TestRiverSchemaIsWhatReclaimUses(t *testing.T) {
 	for col, want := range map[string]string{
 		"id": "int8", "kind": "text", "args": "jsonb", "attempt": "int2", "max_attempts": "int2",
 		"metadata": "jsonb", "state": "river_job_state", "attempted_by": "_text", "errors": "_jsonb",
-		"finalized_at": "timestamptz", "scheduled_at": "timestamptz",
+		"finalized_at": "timestamptz", "scheduled_at": "timestamptz", "queue": "text",
 	} {
 		assert.Equal(t, want, columns[col], "river_job.%s", col)
 	}
