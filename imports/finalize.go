@@ -83,7 +83,39 @@ func (s *Stages) Finalize(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	return s.finish(ctx, j, p, status, counts, "", movedTo)
+	why := ""
+	if j.Error == "" {
+		if why, err = s.chunkFailures(ctx, id); err != nil {
+			return err
+		}
+	}
+	return s.finish(ctx, j, p, status, counts, why, movedTo)
+}
+
+// chunkFailures says why a job's chunks failed, for the job's error: the first failed
+// chunk's error and how many more failed; "" when none did.
+func (s *Stages) chunkFailures(ctx context.Context, job int64) (string, error) {
+	chunks, err := s.hist(s.d.DB).Chunks(ctx, job)
+	if err != nil {
+		return "", err
+	}
+	var failed []jobhistory.Chunk
+	for _, c := range chunks {
+		if c.Status == jobhistory.ChunkFailed || c.Status == jobhistory.ChunkCanceled {
+			failed = append(failed, c)
+		}
+	}
+	if len(failed) == 0 {
+		return "", nil
+	}
+	why := fmt.Sprintf("chunk %d failed", failed[0].No)
+	if failed[0].Error != "" {
+		why += ": " + failed[0].Error
+	}
+	if len(failed) > 1 {
+		why += fmt.Sprintf(" (and %d more chunks failed)", len(failed)-1)
+	}
+	return why, nil
 }
 
 // moveFile moves a job's file to folder (nothing when folder is empty, or for a local

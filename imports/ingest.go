@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dmfpipe/dmfpipe/config"
+	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/ingest"
 	"github.com/dmfpipe/dmfpipe/ingest/reader"
 	"github.com/dmfpipe/dmfpipe/ingestjob"
@@ -21,6 +23,36 @@ import (
 
 // firstErrors is how many row errors the ingest keeps in its result.
 const firstErrors = 20
+
+// infraWait is how long an ingest out of attempts waits for an infrastructure fault
+// (a full disk, the database) to be mended before it tries again.
+const infraWait = 10 * time.Minute
+
+// checkedFor is how long an environment's credentials and reachability, once checked,
+// count as good.
+const checkedFor = 5 * time.Minute
+
+// checkEnvironment tries an environment's credentials and reachability (one token
+// request and one cheap call, dmf.Client.Check), at most once per checkedFor.
+func (s *Stages) checkEnvironment(ctx context.Context, env string) error {
+	s.mu.Lock()
+	ok := s.d.Now().Sub(s.checked[env]) < checkedFor
+	s.mu.Unlock()
+	if ok {
+		return nil
+	}
+	client, err := s.d.DMF(env)
+	if err != nil {
+		return err
+	}
+	if err := client.Check(ctx); err != nil {
+		return fmt.Errorf("environment %s: %w", env, err)
+	}
+	s.mu.Lock()
+	s.checked[env] = s.d.Now()
+	s.mu.Unlock()
+	return nil
+}
 
 // Ingest stages a job's file (read → map → validate → COPY), checks its content against
 // the ledger (a duplicate is skipped), decides on the error rate and plans the chunks: one
@@ -43,7 +75,13 @@ func (s *Stages) Ingest(ctx context.Context, at Attempt, id int64) error {
 	}
 	fail := func(err error) error { return s.FailJob(ctx, j, StepIngest, err) }
 	retryOrFail := func(err error) error {
-		if at.Last() {
+		switch {
+		case at.Last() && Infrastructure(err):
+			// A full disk or a lost database is not the file's fault: the job waits for
+			// it to be mended, its file stays where it is, and the timeline says why.
+			s.event(ctx, id, StepIngest, "error", fmt.Sprintf("attempt %d failed: %v; waiting %s before the next one", at.N, err, infraWait), nil)
+			return snooze(infraWait)
+		case at.Last():
 			return fail(err)
 		}
 		return err
@@ -53,6 +91,14 @@ func (s *Stages) Ingest(ctx context.Context, at Attempt, id int64) error {
 	entry, err := ledger.Get(ctx, j.SourceFileID)
 	if err != nil {
 		return fail(err)
+	}
+	// The credentials and the environment are tried before the file is staged: a wrong
+	// secret fails the job in a second, not after a million rows are in staging.
+	if err := s.checkEnvironment(ctx, j.Environment); err != nil {
+		if s.d.Foreground && dmf.IsPersistent(err) {
+			return fail(err)
+		}
+		return retryOrFail(err)
 	}
 	if err := hist.SetStage(ctx, id, "ingest"); err != nil {
 		return err

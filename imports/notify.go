@@ -3,11 +3,15 @@ package imports
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/notify"
 	"github.com/dmfpipe/dmfpipe/staging"
 )
+
+// notificationSent is the event of a sent notification.
+const notificationSent = "notification sent"
 
 // NotifyErrors is how many row errors a notification lists.
 const NotifyErrors = 10
@@ -17,6 +21,15 @@ const NotifyErrors = 10
 func (s *Stages) Notify(ctx context.Context, at Attempt, id int64) error {
 	if s.d.Notifier == nil {
 		return permanent(errors.New("no notifier configured"))
+	}
+	j, err := s.job(ctx, id)
+	if err != nil {
+		return err
+	}
+	// A node that does not know the project has no notifier for it: leave the step to
+	// one that does (a later `run` of the project, or serve).
+	if _, err := s.admit(ctx, j, StepNotify); err != nil {
+		return err
 	}
 	msg, err := s.Notification(ctx, id)
 	if errors.Is(err, jobhistory.ErrJobNotFound) {
@@ -32,7 +45,7 @@ func (s *Stages) Notify(ctx context.Context, at Attempt, id int64) error {
 		}
 		return err
 	}
-	s.event(ctx, msg.ID, StepNotify, "info", "notification sent", nil)
+	s.event(ctx, msg.ID, StepNotify, "info", notificationSent, nil)
 	return nil
 }
 
@@ -67,4 +80,23 @@ func (s *Stages) Notification(ctx context.Context, id int64) (notify.Job, error)
 			Rule: string(e.Rule), Message: e.Msg})
 	}
 	return msg, nil
+}
+
+// NotificationSent reports whether a job's notification was sent; when not (yet), why is
+// the last reason recorded for a failed attempt ("" when none failed).
+func (s *Stages) NotificationSent(ctx context.Context, job int64) (sent bool, why string, err error) {
+	events, err := s.hist(s.d.DB).Events(ctx, job)
+	if err != nil {
+		return false, "", err
+	}
+	for _, e := range events {
+		if e.Stage != string(StepNotify) {
+			continue
+		}
+		if e.Level == "info" && e.Message == notificationSent {
+			return true, "", nil
+		}
+		why = strings.TrimPrefix(e.Message, "notification not sent: ")
+	}
+	return false, why, nil
 }

@@ -109,8 +109,9 @@ type Stages struct {
 	d Deps
 
 	mu    sync.Mutex
-	gates map[string]chan struct{} // by environment/definition group, see withGroupLock
-	told  map[string]bool          // "left for another node" events recorded, by job
+	gates   map[string]chan struct{} // by environment/definition group, see withGroupLock
+	told    map[string]bool          // "left for another node" events recorded, by job
+	checked map[string]time.Time     // when each environment last passed checkEnvironment
 }
 
 // New returns the stages over d.
@@ -127,7 +128,7 @@ func New(d Deps) *Stages {
 	if d.NodeFresh <= 0 {
 		d.NodeFresh = 2 * time.Minute
 	}
-	return &Stages{d: d, gates: map[string]chan struct{}{}, told: map[string]bool{}}
+	return &Stages{d: d, gates: map[string]chan struct{}{}, told: map[string]bool{}, checked: map[string]time.Time{}}
 }
 
 // Attempt is which run of a step this is.

@@ -63,3 +63,9 @@ func (s *Stages) Summary(ctx context.Context, id int64) (JobSummary, error) {
 	}
 	return sum, nil
 }
+
+// EventsSince returns the events of a job's timeline after the one with id after, for a
+// follower of the job (`run` shows the warnings as they come).
+func (s *Stages) EventsSince(ctx context.Context, job, after int64) ([]jobhistory.Event, error) {
+	return s.hist(s.d.DB).EventsSince(ctx, job, after)
+}

@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -194,9 +198,37 @@ var uploadStatuses = []staging.Status{staging.StatusValid, staging.StatusUploade
 // on (the package must be the same one).
 var packageStatuses = []staging.Status{staging.StatusValid, staging.StatusUploaded, staging.StatusImported, staging.StatusRejected}
 
+// packagePrefix starts the name of a package's temp file, followed by the process id: a
+// package is removed on every way out of its upload, and those of a process that was
+// killed are removed by the next one (RemoveStalePackages).
+const packagePrefix = "dmfpipe-package-"
+
+// RemoveStalePackages removes the package temp files that processes no longer alive
+// left behind (a SIGKILL leaves no way out to remove them), and returns their names.
+func RemoveStalePackages() []string {
+	names, _ := filepath.Glob(filepath.Join(os.TempDir(), packagePrefix+"*-*.zip"))
+	var removed []string
+	for _, name := range names {
+		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(filepath.Base(name), packagePrefix), "-", 2)[0])
+		if err != nil || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		if os.Remove(name) == nil {
+			removed = append(removed, name)
+		}
+	}
+	return removed
+}
+
+// processAlive reports whether a process with pid runs (signal 0 probes it).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
 // buildPackage streams a chunk's rows from staging into a package in a temp file.
 func (s *Stages) buildPackage(ctx context.Context, c jobhistory.Chunk, spec datapackage.Spec) (*os.File, int64, error) {
-	f, err := os.CreateTemp("", "dmfpipe-package-*.zip")
+	f, err := os.CreateTemp("", packagePrefix+strconv.Itoa(os.Getpid())+"-*.zip")
 	if err != nil {
 		return nil, 0, fmt.Errorf("creating the package of job %d chunk %d: %w", c.JobID, c.No, err)
 	}

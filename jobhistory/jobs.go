@@ -270,6 +270,8 @@ func (s *Store) FinishIn(ctx context.Context, id int64, stage, status string, c 
 
 // Event is one entry of a job's timeline.
 type Event struct {
+	// ID orders a job's events (see EventsSince).
+	ID      int64
 	At      time.Time
 	Stage   string
 	Level   string
@@ -289,14 +291,19 @@ func (s *Store) AddEvent(ctx context.Context, job int64, stage, level, msg strin
 }
 
 // Events returns a job's timeline, oldest first.
-func (s *Store) Events(ctx context.Context, job int64) ([]Event, error) {
-	rows, err := s.db.Query(ctx, `SELECT at, stage, level, message, attrs, actor FROM job_events WHERE job_id = $1 ORDER BY at, id`, job)
+func (s *Store) Events(ctx context.Context, job int64) ([]Event, error) { return s.EventsSince(ctx, job, 0) }
+
+// EventsSince returns the events of a job recorded after the one with id after, oldest
+// first: what a follower of a running job has not seen yet.
+func (s *Store) EventsSince(ctx context.Context, job, after int64) ([]Event, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, at, stage, level, message, attrs, actor FROM job_events
+		WHERE job_id = $1 AND id > $2 ORDER BY at, id`, job, after)
 	if err != nil {
 		return nil, fmt.Errorf("reading the events of job %d: %w", job, err)
 	}
 	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
 		var e Event
-		err := r.Scan(&e.At, &e.Stage, &e.Level, &e.Message, &e.Attrs, &e.Actor)
+		err := r.Scan(&e.ID, &e.At, &e.Stage, &e.Level, &e.Message, &e.Attrs, &e.Actor)
 		return e, err
 	})
 	if err != nil {

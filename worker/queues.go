@@ -40,8 +40,11 @@ var stageWorkers = map[imports.StepKind]int{
 func queues(foreground string) map[string]river.QueueConfig {
 	qs := map[string]river.QueueConfig{}
 	for kind, n := range stageWorkers {
-		qs[queueOf(kind, foreground)] = river.QueueConfig{MaxWorkers: n}
+		if kind != imports.StepNotify {
+			qs[queueOf(kind, foreground)] = river.QueueConfig{MaxWorkers: n}
+		}
 	}
+	qs[string(imports.StepNotify)] = river.QueueConfig{MaxWorkers: stageWorkers[imports.StepNotify]}
 	if foreground == "" {
 		qs[scheduler.Queue] = river.QueueConfig{MaxWorkers: 2}
 		qs[QueueMaintenance] = river.QueueConfig{MaxWorkers: 1}
@@ -82,7 +85,10 @@ func (r *riverSteps) args(s imports.Step) (river.JobArgs, *river.InsertOpts, err
 		return nil, nil, fmt.Errorf("no runner for a %q step", s.Kind)
 	}
 	opts := args.(river.JobArgsWithInsertOpts).InsertOpts()
-	if s.Job.Foreground {
+	// A notification goes to the cluster's queue whoever ran the job: a foreground run
+	// works that queue too (for the projects it knows), so that a notification it could
+	// not send before it exited is sent by the next run or by serve.
+	if s.Job.Foreground && s.Kind != imports.StepNotify {
 		opts.Queue = queueOf(s.Kind, s.Job.Project)
 	}
 	return args, &opts, nil

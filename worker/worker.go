@@ -238,6 +238,9 @@ func (w *Worker) Ready() bool { return w.ready.Load() }
 // then starts working jobs (and, with Deps.Periodic, firing schedules) and reclaiming
 // periodically (see reclaim.go).
 func (w *Worker) Start(ctx context.Context) error {
+	for _, name := range imports.RemoveStalePackages() {
+		w.log.Info("removed the package a process that died left behind", "file", name)
+	}
 	if err := w.takeLiveness(ctx); err != nil {
 		return err
 	}
@@ -264,6 +267,24 @@ func (w *Worker) Stop(ctx context.Context) error {
 	}
 	err := w.client.Stop(ctx)
 	w.stopWatch() // the watch releases the lock once the client has stopped
+	select {
+	case <-w.watchDone:
+	case <-ctx.Done():
+		return errors.Join(err, ctx.Err())
+	}
+	return err
+}
+
+// StopNow stops at once: the running jobs are cancelled (their temp files removed) and
+// resume from their last committed step at the next start; it waits for them until ctx
+// ends. The liveness lock is released once they have returned.
+func (w *Worker) StopNow(ctx context.Context) error {
+	w.ready.Store(false)
+	if w.watchDone == nil {
+		return nil
+	}
+	err := w.client.StopAndCancel(ctx)
+	w.stopWatch()
 	select {
 	case <-w.watchDone:
 	case <-ctx.Done():

@@ -8,15 +8,16 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dmfpipe/dmfpipe/app"
+	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/migrations"
+	"github.com/dmfpipe/dmfpipe/notify"
 	"github.com/dmfpipe/dmfpipe/worker"
 )
 
@@ -30,11 +31,19 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 	if err != nil {
 		return err
 	}
-	a, err := loadApp(db.configPath, app.Options{Logger: log})
+	stderr := cmd.ErrOrStderr()
+	a, err := loadApp(db.configPath, app.Options{Logger: log, DMFOptions: func(_ string, o *dmf.Options) {
+		// In the foreground each retry is shown as it happens, and what retrying will not
+		// cure soon (a refused connection, an unknown host, rejected credentials) fails
+		// the run within runPersistentTimeout instead of retrying for half an hour.
+		o.OnRetry = func(r dmf.Retry) { fmt.Fprintf(stderr, "  %s\n", r) }
+		o.PersistentErrorTimeout = runPersistentTimeout
+	}})
 	if err != nil {
 		return err
 	}
-	if _, err := importProjectOf(a, project); err != nil {
+	p, err := importProjectOf(a, project)
+	if err != nil {
 		return err
 	}
 	local, err := localPaths(files)
@@ -57,10 +66,21 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 	if err := w.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
-	defer func() {
+	stopped := false
+	stopNow := func() {
+		// Interrupted: the running steps are cancelled (their temp files go with them)
+		// and resume from their last committed step.
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		_ = w.Stop(stopCtx)
+		_ = w.StopNow(stopCtx)
+		stopped = true
+	}
+	defer func() {
+		if !stopped {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_ = w.Stop(stopCtx)
+		}
 	}()
 
 	out := cmd.OutOrStdout()
@@ -80,26 +100,29 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 		fmt.Fprintf(out, "project %s: nothing new to import (files already taken; --force imports them again)\n", project)
 		return nil
 	}
-	progress := newRunProgress(out, !asJSON && isTerminal(out))
+	prefix := ""
 	if len(files) > 0 {
-		progress.filePrefix = "/" // local files are named from the file system root
+		prefix = "/" // local files are named from the file system root
 	}
-	var summaries []imports.JobSummary
-	for _, id := range ids {
-		s, err := waitWithProgress(ctx, w, id, progress, asJSON)
-		if err != nil {
-			if ctx.Err() != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "\ninterrupted: job %d stops here and resumes at the next `pipeline run -c %s %s`\n",
-					id, db.configPath, project)
-				return &exitError{code: exitFailed}
-			}
-			// The database went away (or this node lost its session): the job is safe in
-			// it and goes on where it stopped.
-			fmt.Fprintf(cmd.ErrOrStderr(), "\n%v\njob %d stops here and resumes at the next `pipeline run -c %s %s`\n",
-				err, id, db.configPath, project)
-			return &exitError{code: exitFailed}
+	hint := func(job int64) string { return fmt.Sprintf("pipeline staging errors %d -c %s", job, db.configPath) }
+	summaries, err := follow(ctx, w, ids, newView(out, asJSON, prefix, hint))
+	if err != nil {
+		stopNow()
+		what := fmt.Sprintf("job %d stops here", ids[0])
+		if len(ids) > 1 {
+			what = fmt.Sprintf("jobs %v stop here", ids)
 		}
-		summaries = append(summaries, s)
+		if ctx.Err() != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "\ninterrupted: %s and resumes at the next `pipeline run -c %s %s`\n", what, db.configPath, project)
+		} else {
+			// The database went away (or this node lost its session): the jobs are safe
+			// in it and go on where they stopped.
+			fmt.Fprintf(cmd.ErrOrStderr(), "\n%v\n%s and resumes at the next `pipeline run -c %s %s`\n", err, what, db.configPath, project)
+		}
+		return &exitError{code: exitFailed}
+	}
+	if p.Notify != nil && a.Notifier() != nil {
+		waitNotifications(ctx, w, summaries, p.Notify.On, stderr)
 	}
 	if asJSON {
 		enc := json.NewEncoder(out)
@@ -113,6 +136,46 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 		}
 	}
 	return jobsExit(summaries)
+}
+
+// runPersistentTimeout bounds how long a foreground run retries what retrying will not
+// cure soon.
+const runPersistentTimeout = 30 * time.Second
+
+// notifyWait bounds how long run waits for its jobs' notifications to go out.
+const notifyWait = 30 * time.Second
+
+// waitNotifications waits, up to notifyWait, for the notification of each job whose
+// outcome the project notifies on, and says so when one could not be sent: it stays
+// pending, and the next run of a project or serve sends it.
+func waitNotifications(ctx context.Context, w *worker.Worker, sums []imports.JobSummary, on []string, stderr io.Writer) {
+	deadline := time.Now().Add(notifyWait)
+	for _, s := range sums {
+		if !notify.ShouldNotify(on, notify.Status(s.Status)) {
+			continue
+		}
+		var last string
+		for {
+			sent, why, err := w.Stages().NotificationSent(ctx, s.ID)
+			if err != nil || sent {
+				break
+			}
+			last = why
+			if time.Now().After(deadline) {
+				msg := "it is still pending"
+				if last != "" {
+					msg = last
+				}
+				fmt.Fprintf(stderr, "the notification of job %d was not sent (%s); the next `pipeline run` of a project or `pipeline serve` sends it\n", s.ID, msg)
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(followEvery):
+			}
+		}
+	}
 }
 
 // localPaths makes `run --file` paths absolute (with forward slashes) and checks that
@@ -134,133 +197,6 @@ func localPaths(files []string) ([]string, error) {
 	return abs, nil
 }
 
-// waitWithProgress follows a job until it ends, printing its progress.
-func waitWithProgress(ctx context.Context, w *worker.Worker, id int64, pr *runProgress, quiet bool) (imports.JobSummary, error) {
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		s, err := w.Summary(ctx, id)
-		if err != nil {
-			return s, err
-		}
-		if !quiet {
-			pr.update(s)
-		}
-		if s.Done() {
-			if !quiet {
-				pr.done(s)
-			}
-			return s, nil
-		}
-		select {
-		case <-ctx.Done():
-			return s, ctx.Err()
-		case <-w.Lost():
-			return s, fmt.Errorf("job %d: %w", id, worker.ErrLivenessLost)
-		case <-t.C:
-		}
-	}
-}
-
-// runProgress prints a job's stages: one refreshed line on a terminal, a line per
-// change otherwise.
-type runProgress struct {
-	w          io.Writer
-	tty        bool
-	filePrefix string
-	printed    time.Time
-	last       string
-	stage      string
-	since      time.Time
-	rowsMark   int64
-}
-
-// plainEvery spaces the progress lines within a stage when not on a terminal.
-const plainEvery = 5 * time.Second
-
-func newRunProgress(w io.Writer, tty bool) *runProgress { return &runProgress{w: w, tty: tty} }
-
-func (p *runProgress) update(s imports.JobSummary) {
-	if s.Stage != p.stage {
-		p.stage, p.since, p.rowsMark = s.Stage, time.Now(), stageRows(s)
-		if p.tty && p.last != "" {
-			fmt.Fprintln(p.w)
-		}
-		p.last = ""
-	}
-	line := p.line(s)
-	if line == p.last || (!p.tty && p.last != "" && time.Since(p.printed) < plainEvery) {
-		return
-	}
-	p.last, p.printed = line, time.Now()
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
-	} else {
-		fmt.Fprintln(p.w, line)
-	}
-}
-
-// line describes the stage with a bar where the total is known, the rate and an ETA.
-func (p *runProgress) line(s imports.JobSummary) string {
-	c := s.Counts
-	done, total := stageRows(s), int64(0)
-	switch s.Stage {
-	case "upload", "poll":
-		total = c.Staged - c.Invalid
-	}
-	head := fmt.Sprintf("job %d %-8s", s.ID, s.Stage)
-	if s.File != "" {
-		head = fmt.Sprintf("job %d %s%s %-8s", s.ID, p.filePrefix, s.File, s.Stage)
-	}
-	rate := ""
-	if el := time.Since(p.since).Seconds(); el > 0.5 && done > p.rowsMark {
-		r := float64(done-p.rowsMark) / el
-		rate = fmt.Sprintf(" %.0f rows/s", r)
-		if total > done && r > 0 {
-			rate += fmt.Sprintf(", ETA %s", (time.Duration(float64(total-done)/r) * time.Second).Round(time.Second))
-		}
-	}
-	if !p.tty {
-		rate = "" // plain lines: counts only, one per change
-	}
-	if total > 0 {
-		return fmt.Sprintf("%s %s %d/%d rows%s", head, bar(done, total, 24), done, total, rate)
-	}
-	return fmt.Sprintf("%s %d rows read, %d staged, %d invalid%s", head, c.Read, c.Staged, c.Invalid, rate)
-}
-
-// stageRows is the progress count of a job's current stage.
-func stageRows(s imports.JobSummary) int64 {
-	switch s.Stage {
-	case "upload":
-		return s.Counts.Uploaded
-	case "poll":
-		return s.Counts.Imported + s.Counts.Rejected
-	}
-	return s.Counts.Read
-}
-
-func bar(done, total int64, width int) string {
-	n := int(min(done, total) * int64(width) / total)
-	return "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "]"
-}
-
-func (p *runProgress) done(s imports.JobSummary) {
-	if p.tty {
-		fmt.Fprintln(p.w)
-	}
-	c := s.Counts
-	fmt.Fprintf(p.w, "job %d: %s in %s: %d read, %d staged, %d invalid, %d uploaded, %d imported, %d rejected by F&O, %d chunks\n",
-		s.ID, strings.ReplaceAll(s.Status, "_", " "), s.Duration.Round(time.Millisecond),
-		c.Read, c.Staged, c.Invalid, c.Uploaded, c.Imported, c.Rejected, s.Chunks)
-	if s.Error != "" {
-		fmt.Fprintf(p.w, "  %s\n", s.Error)
-	}
-	if c.Invalid+c.Rejected > 0 {
-		fmt.Fprintf(p.w, "  the %d rows with errors wait in staging for job %d\n", c.Invalid+c.Rejected, s.ID)
-	}
-}
-
 // jobsExit maps the jobs' outcomes to the exit code (DESIGN.md): the worst one wins.
 func jobsExit(ss []imports.JobSummary) error {
 	code := exitOK
@@ -278,14 +214,4 @@ func jobsExit(ss []imports.JobSummary) error {
 		return nil
 	}
 	return &exitError{code: code}
-}
-
-// isTerminal reports whether w is a character device (a terminal), for progress lines.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
