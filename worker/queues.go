@@ -181,3 +181,30 @@ func (r *riverSteps) Hurry(ctx context.Context, jobs []int64, executions []strin
 }
 
 var _ imports.Steps = (*riverSteps)(nil)
+
+// FlushNotifications makes the notifications of project's jobs that wait (a retry after
+// a refusal, or left by a run that exited) runnable now, and returns their jobs: a
+// foreground run sends those it can before it exits.
+func (w *Worker) FlushNotifications(ctx context.Context, project string) ([]int64, error) {
+	res, err := w.client.JobList(ctx, river.NewJobListParams().Kinds(NotifyArgs{}.Kind()).
+		States(rivertype.JobStateAvailable, rivertype.JobStateRetryable, rivertype.JobStateScheduled).First(hurryPage))
+	if err != nil {
+		return nil, fmt.Errorf("listing waiting notifications: %w", err)
+	}
+	var jobs []int64
+	for _, j := range res.Jobs {
+		var a NotifyArgs
+		if json.Unmarshal(j.EncodedArgs, &a) != nil {
+			continue
+		}
+		s, err := w.stages.Summary(ctx, a.JobID)
+		if err != nil || s.Project != project {
+			continue
+		}
+		if _, err := w.client.JobRetry(ctx, j.ID); err != nil {
+			return jobs, fmt.Errorf("sending the notification of job %d: %w", a.JobID, err)
+		}
+		jobs = append(jobs, a.JobID)
+	}
+	return jobs, nil
+}

@@ -228,17 +228,17 @@ func printJobs(w io.Writer, jobs []jobhistory.JobListing, next int64, now time.T
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tPROJECT\tKIND\tTRIGGER\tSTATUS\tSTAGE\tFILE\tREAD\tINVALID\tIMPORTED\tREJECTED\tCREATED\tDURATION")
+	fmt.Fprintln(tw, "ID\tPROJECT\tKIND\tTRIGGER\tSTATUS\tSTAGE\tFILE\tREAD\tINVALID\tIMPORTED\tREJECTED\tCREATED\tDURATION\tERROR")
 	for _, j := range jobs {
 		file := "-"
 		if j.File != "" {
 			file = oneLine(path.Base(j.File))
 		}
 		c := j.Counts
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n",
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n",
 			j.ID, j.Project, j.Kind, j.Trigger, j.Status, j.Stage, file,
 			c.Read, c.Invalid, c.Imported, c.Rejected,
-			j.CreatedAt.In(time.Local).Format(listTimeLayout), formatDuration(jobDuration(&j.Job, now)))
+			j.CreatedAt.In(time.Local).Format(listTimeLayout), formatDuration(jobDuration(&j.Job, now)), orDash(shortError(j.Error)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -319,6 +319,18 @@ func printJobDetail(w io.Writer, d *jobDetail, now time.Time) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", showTime(e.At, eventTimeLayout), e.Stage, e.Level, eventText(e))
 	}
 	return tw.Flush()
+}
+
+// listErrorWidth bounds a job's error in the job list; `jobs show` prints it whole.
+const listErrorWidth = 60
+
+// shortError is a job's error on one line of the job list.
+func shortError(msg string) string {
+	msg = oneLine(msg)
+	if r := []rune(msg); len(r) > listErrorWidth {
+		return string(r[:listErrorWidth-1]) + "…"
+	}
+	return msg
 }
 
 // eventText is an event's message followed by its attributes, key=value in key order,

@@ -96,8 +96,14 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 		return usageError(err)
 	}
 	ids := append(resumed, started...)
+	// Notifications an earlier run could not send go out now.
+	pending, err := w.FlushNotifications(ctx, project)
+	if err != nil {
+		return err
+	}
 	if len(ids) == 0 {
 		fmt.Fprintf(out, "project %s: nothing new to import (files already taken; --force imports them again)\n", project)
+		waitNotifications(ctx, w, pending, stderr)
 		return nil
 	}
 	prefix := ""
@@ -122,8 +128,13 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 		return &exitError{code: exitFailed}
 	}
 	if p.Notify != nil && a.Notifier() != nil {
-		waitNotifications(ctx, w, summaries, p.Notify.On, stderr)
+		for _, s := range summaries {
+			if notify.ShouldNotify(p.Notify.On, notify.Status(s.Status)) {
+				pending = append(pending, s.ID)
+			}
+		}
 	}
+	waitNotifications(ctx, w, pending, stderr)
 	if asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -148,25 +159,19 @@ const notifyWait = 30 * time.Second
 // waitNotifications waits, up to notifyWait, for the notification of each job whose
 // outcome the project notifies on, and says so when one could not be sent: it stays
 // pending, and the next run of a project or serve sends it.
-func waitNotifications(ctx context.Context, w *worker.Worker, sums []imports.JobSummary, on []string, stderr io.Writer) {
+func waitNotifications(ctx context.Context, w *worker.Worker, jobs []int64, stderr io.Writer) {
 	deadline := time.Now().Add(notifyWait)
-	for _, s := range sums {
-		if !notify.ShouldNotify(on, notify.Status(s.Status)) {
-			continue
-		}
-		var last string
+	for _, job := range jobs {
 		for {
-			sent, why, err := w.Stages().NotificationSent(ctx, s.ID)
+			sent, why, err := w.Stages().NotificationSent(ctx, job)
 			if err != nil || sent {
 				break
 			}
-			last = why
 			if time.Now().After(deadline) {
-				msg := "it is still pending"
-				if last != "" {
-					msg = last
+				if why == "" {
+					why = "it is still pending"
 				}
-				fmt.Fprintf(stderr, "the notification of job %d was not sent (%s); the next `pipeline run` of a project or `pipeline serve` sends it\n", s.ID, msg)
+				fmt.Fprintf(stderr, "the notification of job %d was not sent (%s); the next `pipeline run` of the project or `pipeline serve` sends it\n", job, why)
 				break
 			}
 			select {
