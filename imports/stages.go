@@ -108,7 +108,7 @@ type Observer interface {
 type Stages struct {
 	d Deps
 
-	mu    sync.Mutex
+	mu      sync.Mutex
 	gates   map[string]chan struct{} // by environment/definition group, see withGroupLock
 	told    map[string]bool          // "left for another node" events recorded, by job
 	checked map[string]time.Time     // when each environment last passed checkEnvironment

@@ -291,7 +291,9 @@ func (s *Store) AddEvent(ctx context.Context, job int64, stage, level, msg strin
 }
 
 // Events returns a job's timeline, oldest first.
-func (s *Store) Events(ctx context.Context, job int64) ([]Event, error) { return s.EventsSince(ctx, job, 0) }
+func (s *Store) Events(ctx context.Context, job int64) ([]Event, error) {
+	return s.EventsSince(ctx, job, 0)
+}
 
 // EventsSince returns the events of a job recorded after the one with id after, oldest
 // first: what a follower of a running job has not seen yet.
