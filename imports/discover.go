@@ -147,6 +147,7 @@ func (s *Stages) Start(ctx context.Context, project string, files []string, loca
 			return nil, fmt.Errorf("project %s: %w", p.Name, err)
 		}
 		if local {
+			fi.Name = "/" + fi.Name // recorded and shown as the path the user gave
 			if _, err := LegalEntity(p, fi.Name, true); err != nil {
 				return nil, err
 			}

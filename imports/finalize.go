@@ -1,10 +1,12 @@
 package imports
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -139,10 +141,9 @@ func (s *Stages) moveFile(ctx context.Context, j *jobhistory.Job, outcome jobhis
 		defer src.Close()
 		movedTo, err = src.Move(ctx, entry.File.Name, folder)
 		if errors.Is(err, ingest.ErrNotExist) {
-			// Moved by an attempt that crashed before recording it, or by someone else.
-			s.d.Log.Warn("source file is gone; not moved", "job", j.ID, "file", entry.File.Name)
-			movedTo = ""
-		} else if err != nil {
+			movedTo, err = s.movedEarlier(ctx, src, j, entry, folder)
+		}
+		if err != nil {
 			return "", fmt.Errorf("moving %s to %s: %w", entry.File.Name, folder, err)
 		}
 	}
@@ -150,6 +151,22 @@ func (s *Stages) moveFile(ctx context.Context, j *jobhistory.Job, outcome jobhis
 		return "", err
 	}
 	return movedTo, nil
+}
+
+// movedEarlier accounts for a job's file that is no longer in the source when the
+// finalize moves it: an earlier attempt that crashed before recording the move left it
+// in folder (it is recorded there), or someone else moved or deleted it (a warning).
+func (s *Stages) movedEarlier(ctx context.Context, src ingest.Source, j *jobhistory.Job, entry *jobhistory.LedgerEntry, folder string) (string, error) {
+	there := path.Join(folder, path.Base(entry.File.Name))
+	fi, err := src.Stat(ctx, there)
+	switch {
+	case err == nil && fi.Size == entry.File.Size:
+		return fi.Name, nil
+	case err == nil || errors.Is(err, ingest.ErrNotExist):
+		s.event(ctx, j.ID, StepFinalize, "warn", fmt.Sprintf("%s is no longer in the source (moved or deleted by someone else): not moved to %s", entry.File.Name, folder), nil)
+		return "", nil
+	}
+	return "", err
 }
 
 // skipDuplicate ends a job whose file repeats content already imported: its staged rows
@@ -177,24 +194,9 @@ func (s *Stages) finish(ctx context.Context, j *jobhistory.Job, p *Project, stat
 	if err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	switch status {
-	case jobhistory.JobFailed:
-		level = slog.LevelError
-	case jobhistory.JobPartiallySucceeded:
-		level = slog.LevelWarn
+	if !s.d.Foreground { // a foreground run prints its own summary
+		s.logEnd(ctx, j, status, c, cmp.Or(msg, j.Error))
 	}
-	reason := msg
-	if reason == "" {
-		reason = j.Error
-	}
-	attrs := []any{"project", j.Project, "job", j.ID, "status", status, "read", c.Read, "staged", c.Staged,
-		"invalid", c.Invalid, "imported", c.Imported, "rejected", c.Rejected, "not_imported", c.NotImported,
-		"duration", s.d.Now().Sub(j.CreatedAt).Round(time.Millisecond)}
-	if reason != "" {
-		attrs = append(attrs, "reason", reason)
-	}
-	s.d.Log.Log(ctx, level, "job ended", attrs...)
 	if s.d.Observer != nil {
 		s.d.Observer.JobEnded(j.Project, status, c, s.d.Now().Sub(j.CreatedAt))
 	}
@@ -235,4 +237,22 @@ func (s *Stages) record(ctx context.Context, j *jobhistory.Job, p *Project, stat
 		}
 		return s.d.Steps.Insert(ctx, tx, Step{Kind: StepNotify, Job: j})
 	})
+}
+
+// logEnd logs a job's outcome, at error for a failed job and at warn for a partial one.
+func (s *Stages) logEnd(ctx context.Context, j *jobhistory.Job, status string, c jobhistory.JobCounts, reason string) {
+	level := slog.LevelInfo
+	switch status {
+	case jobhistory.JobFailed:
+		level = slog.LevelError
+	case jobhistory.JobPartiallySucceeded:
+		level = slog.LevelWarn
+	}
+	attrs := []any{"project", j.Project, "job", j.ID, "status", status, "read", c.Read, "staged", c.Staged,
+		"invalid", c.Invalid, "imported", c.Imported, "rejected", c.Rejected, "not_imported", c.NotImported,
+		"duration", s.d.Now().Sub(j.CreatedAt).Round(time.Millisecond)}
+	if reason != "" {
+		attrs = append(attrs, "reason", reason)
+	}
+	s.d.Log.Log(ctx, level, "job ended", attrs...)
 }

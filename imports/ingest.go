@@ -133,7 +133,7 @@ func (s *Stages) Ingest(ctx context.Context, at Attempt, id int64) error {
 		return failOrRetry(err, fail, retryOrFail)
 	}
 	res, stageErr := ingestjob.Stage(ctx, store, id, rd, ingestjob.BindMapping(p.Mapping), p.Rules, p.Sets,
-		ingestjob.Options{MaxErrorRate: p.OnErrors.MaxErrorRate, FirstErrors: firstErrors,
+		ingestjob.Options{MaxErrorRate: p.OnErrors.MaxErrorRate, FirstErrors: firstErrors, File: entry.File.Name,
 			Progress: func(read int64) {
 				// Progress is best effort: a failed update only delays what `run` shows.
 				_ = hist.SetRead(ctx, id, read)

@@ -151,12 +151,8 @@ func benchDryRun(b *testing.B, rows int, unique bool) {
 		quiesce(b, pool)
 		peak := benchmem.Start()
 		start = time.Now()
-		rd, err := reader.OpenFile(file, reader.Options{Delimiter: ","})
-		if err != nil {
-			b.Fatal(err)
-		}
-		job, res, err := ingestjob.DryRun(ctx, pool, "bench", "", file, rd, ingestjob.BindMapping(m), rules, sets, ingestjob.Options{})
-		rd.Close()
+		open := func() (reader.Reader, error) { return reader.OpenFile(file, reader.Options{Delimiter: ","}) }
+		job, res, err := ingestjob.DryRun(ctx, pool, "bench", "", file, open, ingestjob.BindMapping(m), rules, sets, ingestjob.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -13,14 +13,15 @@ import (
 )
 
 // DryRun records a job for project in the job history (trigger "run", marked as a dry
-// run), stages file's records read from rd, runs the set rules, decides on the error rate
-// and finishes the job without uploading anything. The staged rows stay for the console
-// until the retention purges them.
+// run), stages file's records read from the reader open returns, runs the set rules,
+// decides on the error rate and finishes the job without uploading anything. The staged
+// rows stay for the console until the retention purges them.
 //
-// The job fails when staging fails or the error rate is exceeded (the error is then
-// returned, an *staging.ErrorRateExceededError for the latter); invalid rows below the
-// threshold leave it succeeded: nothing was to be uploaded.
-func DryRun(ctx context.Context, pool *pgxpool.Pool, project, version, file string, rd reader.Reader, bind BindFunc, rules RowChecker, sets SetRules, opts Options) (int64, Result, error) {
+// The job fails when the file cannot be read or does not fit the mapping (the errors name
+// the file), when staging fails, or when the error rate is exceeded; the error is
+// returned, an *staging.ErrorRateExceededError for the latter. Invalid rows below the
+// threshold leave it partially succeeded, as the import would be.
+func DryRun(ctx context.Context, pool *pgxpool.Pool, project, version, file string, open func() (reader.Reader, error), bind BindFunc, rules RowChecker, sets SetRules, opts Options) (int64, Result, error) {
 	hist := jobhistory.NewStore(pool)
 	job, err := hist.CreateJob(ctx, jobhistory.NewJob{Project: project, Kind: "import", Trigger: "run",
 		ProjectVersion: version, DryRun: true})
@@ -34,9 +35,18 @@ func DryRun(ctx context.Context, pool *pgxpool.Pool, project, version, file stri
 		map[string]any{"dry_run": true, "file": file}); err != nil {
 		return job, Result{}, err
 	}
-	res, stageErr := Stage(ctx, staging.NewStore(pool), job, rd, bind, rules, sets, opts)
+	var res Result
+	rd, stageErr := open()
+	if stageErr == nil {
+		opts.File = file
+		res, stageErr = Stage(ctx, staging.NewStore(pool), job, rd, bind, rules, sets, opts)
+		rd.Close()
+	}
 
 	status, stage, level := jobhistory.JobSucceeded, "decide", "info"
+	if res.Counts.Invalid > 0 {
+		status = jobhistory.JobPartiallySucceeded
+	}
 	msg := fmt.Sprintf("dry run done: %d read, %d valid, %d invalid", res.Read, res.Counts.Valid, res.Counts.Invalid)
 	jobErr := ""
 	if stageErr != nil {

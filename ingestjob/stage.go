@@ -51,6 +51,8 @@ type Options struct {
 	// Progress, when set, is told the number of records staged so far, about once a
 	// second while the file streams (it runs on the staging loop: keep it quick).
 	Progress func(staged int64)
+	// File names the file in the error of a header that does not fit the mapping.
+	File string
 }
 
 // progressEvery is how often Options.Progress hears from a running Stage.
@@ -87,7 +89,7 @@ func Stage(ctx context.Context, store *staging.Store, job int64, rd reader.Reade
 	header := rd.Header()
 	m, err := bind(header)
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("%s does not fit the mapping:\n%w", opts.File, err)
 	}
 	layout := staging.Layout{Fields: m.Fields(), Columns: header, Sheet: rd.Info().Sheet, FieldOf: fieldOf(m, len(header))}
 	if err := store.Create(ctx, job, layout); err != nil {

@@ -60,6 +60,7 @@ type fixture struct {
 	mapping *mapping.Mapping
 	rules   *validate.RowRules
 	rd      reader.Reader
+	open    func() (reader.Reader, error) // returns rd
 	sets    ingestjob.SetRules
 }
 
@@ -87,6 +88,7 @@ func setup(t *testing.T, csv string) *fixture {
 
 	pool, _ := testsvc.MigratedDatabase(t)
 	return &fixture{ctx: ctx, pool: pool, file: file, mapping: m, rules: rules, rd: rd,
+		open: func() (reader.Reader, error) { return rd, nil },
 		sets: ingestjob.SetRules{Unique: rules.UniqueFields(), Lookups: rules.Lookups()}}
 }
 
@@ -136,7 +138,7 @@ func TestDryRunRecordsTheJobAndAppliesMaxErrorRate(t *testing.T) {
 	t.Parallel()
 	f := setup(t, testCSV)
 	limit := 0.5
-	job, res, err := ingestjob.DryRun(f.ctx, f.pool, "customers", "", f.file, f.rd, ingestjob.BindMapping(f.mapping), f.rules, f.sets,
+	job, res, err := ingestjob.DryRun(f.ctx, f.pool, "customers", "", f.file, f.open, ingestjob.BindMapping(f.mapping), f.rules, f.sets,
 		ingestjob.Options{MaxErrorRate: &limit, FirstErrors: 3})
 	var exceeded *staging.ErrorRateExceededError
 	require.ErrorAs(t, err, &exceeded)
@@ -156,7 +158,7 @@ func TestDryRunRecordsTheJobAndAppliesMaxErrorRate(t *testing.T) {
 func TestDryRunWithoutErrorsSucceeds(t *testing.T) {
 	t.Parallel()
 	f := setup(t, "Account No;Name;Group;City\nC-1;Alpha;10;Gent\nC-2;Beta;20;Gent\n")
-	job, res, err := ingestjob.DryRun(f.ctx, f.pool, "customers", "", f.file, f.rd, ingestjob.BindMapping(f.mapping), f.rules, f.sets, ingestjob.Options{})
+	job, res, err := ingestjob.DryRun(f.ctx, f.pool, "customers", "", f.file, f.open, ingestjob.BindMapping(f.mapping), f.rules, f.sets, ingestjob.Options{})
 	require.NoError(t, err)
 	assert.Equal(t, staging.Counts{Total: 2, Valid: 2}, res.Counts)
 	assert.Empty(t, res.Errors)

@@ -84,7 +84,7 @@ func TestEmailArrives(t *testing.T) {
 	require.NoError(t, e.Send(context.Background(), partialJob()))
 
 	m := mailTo(t, apiURL, to)
-	assert.Equal(t, "[dmfpipe] customers-nightly: partially succeeded (12 rows rejected)", m.Subject)
+	assert.Equal(t, "[dmfpipe] customers-nightly: partially succeeded (7 rows invalid, 5 rejected by F&O)", m.Subject)
 	assert.Equal(t, "dmfpipe@example.com", m.From.Address)
 	assert.Equal(t, "dmf", m.Username, "logged in with the configured user")
 	require.Len(t, m.To, 2)

@@ -120,7 +120,7 @@ func TestEmailOverTLS(t *testing.T) {
 			e.TLSConfig = &tls.Config{RootCAs: roots}
 			require.NoError(t, e.Send(context.Background(), partialJob()))
 			m := mailTo(t, apiURL, to)
-			assert.Equal(t, "[dmfpipe] customers-nightly: partially succeeded (12 rows rejected)", m.Subject)
+			assert.Equal(t, "[dmfpipe] customers-nightly: partially succeeded (7 rows invalid, 5 rejected by F&O)", m.Subject)
 			assert.Equal(t, "dmf", m.Username, "authenticated over TLS")
 		})
 	}

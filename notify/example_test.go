@@ -19,6 +19,6 @@ func ExampleShouldNotify() {
 	}
 	fmt.Println(notify.ShouldNotify([]string{"failure"}, job.Status))
 	// Output:
-	// [dmfpipe] customers-nightly: partially succeeded (12 rows rejected)
+	// [dmfpipe] customers-nightly: partially succeeded (7 rows invalid, 5 rejected by F&O)
 	// false
 }

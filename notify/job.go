@@ -141,14 +141,21 @@ func (j Job) Link() string {
 func (j Job) RowsWaiting() int64 { return j.Counts.Invalid + j.Counts.Rejected }
 
 // Subject is the one-line summary used as the mail subject and the card title, e.g.
-// "[dmfpipe] customers-nightly: partially succeeded (12 rows rejected)".
+// "[dmfpipe] customers-nightly: partially succeeded (7 rows invalid, 5 rejected by F&O)".
 func (j Job) Subject() string {
 	s := "[dmfpipe] " + j.Project + ": " + j.Status.label()
 	switch j.Status {
 	case StatusSucceeded:
 		s += " (" + rows(j.Counts.Imported) + " imported)"
 	case StatusPartiallySucceeded:
-		s += " (" + rows(j.RowsWaiting()) + " rejected)"
+		switch c := j.Counts; {
+		case c.Invalid > 0 && c.Rejected > 0:
+			s += " (" + rows(c.Invalid) + " invalid, " + count(c.Rejected) + " rejected by F&O)"
+		case c.Invalid > 0:
+			s += " (" + rows(c.Invalid) + " invalid)"
+		case c.Rejected > 0:
+			s += " (" + rows(c.Rejected) + " rejected by F&O)"
+		}
 	}
 	return s
 }

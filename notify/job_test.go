@@ -34,7 +34,11 @@ func TestShouldNotify(t *testing.T) {
 func TestSubject(t *testing.T) {
 	t.Parallel()
 	job := partialJob()
-	assert.Equal(t, "[dmfpipe] customers-nightly: partially succeeded (12 rows rejected)", job.Subject())
+	assert.Equal(t, "[dmfpipe] customers-nightly: partially succeeded (7 rows invalid, 5 rejected by F&O)", job.Subject())
+	job.Counts.Rejected = 0
+	assert.Equal(t, "[dmfpipe] customers-nightly: partially succeeded (7 rows invalid)", job.Subject(), "none rejected")
+	job.Counts.Invalid, job.Counts.Rejected = 0, 1
+	assert.Equal(t, "[dmfpipe] customers-nightly: partially succeeded (1 row rejected by F&O)", job.Subject())
 
 	job.Status, job.Counts = notify.StatusSucceeded, notify.Counts{Read: 1234567, Imported: 1234567}
 	assert.Equal(t, "[dmfpipe] customers-nightly: succeeded (1,234,567 rows imported)", job.Subject())

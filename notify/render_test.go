@@ -60,7 +60,7 @@ func TestCardMessage(t *testing.T) {
 	assert.Equal(t, "AdaptiveCard", a.Content.Type)
 	assert.Equal(t, "1.4", a.Content.Version)
 	require.NotEmpty(t, a.Content.Body)
-	assert.Equal(t, "[dmfpipe] customers-nightly: partially succeeded (12 rows rejected)", a.Content.Body[0].Text)
+	assert.Equal(t, "[dmfpipe] customers-nightly: partially succeeded (7 rows invalid, 5 rejected by F&O)", a.Content.Body[0].Text)
 	facts := map[string]string{}
 	var texts []string
 	for _, b := range a.Content.Body {
@@ -114,5 +114,5 @@ func TestCardMessageCountsRowsBeyondTheFirstErrors(t *testing.T) {
 	raw, err := json.Marshal(notify.CardMessage(job))
 	require.NoError(t, err)
 	assert.Contains(t, string(raw), "... and 12,342 more rows waiting in staging.")
-	assert.Contains(t, string(raw), "partially succeeded (12,345 rows rejected)")
+	assert.Contains(t, string(raw), `partially succeeded (12,000 rows invalid, 345 rejected by F\u0026O)`)
 }

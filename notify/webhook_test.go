@@ -70,7 +70,7 @@ func TestWebhookDelivers(t *testing.T) {
 	assert.Equal(t, secretQuery, r.query)
 	assert.Equal(t, "application/json", r.contentType)
 	assert.Equal(t, "message", r.body["type"])
-	assert.Equal(t, "[dmfpipe] customers-nightly: partially succeeded (12 rows rejected)", r.body["summary"])
+	assert.Equal(t, "[dmfpipe] customers-nightly: partially succeeded (7 rows invalid, 5 rejected by F&O)", r.body["summary"])
 	data, ok := r.body["dmfpipe"].(map[string]any)
 	require.True(t, ok)
 	assert.Equal(t, "customers-nightly", data["project"])

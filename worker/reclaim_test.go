@@ -93,9 +93,9 @@ func newKillEnv(t *testing.T, chunkRows, lanes int) *killEnv {
 	k := &killEnv{root: t.TempDir()}
 	k.pool, k.dbURL = testsvc.MigratedDatabase(t)
 
-	// Executions stay NotRun, then Executing, 300 ms each: long enough to kill a node
+	// Executions stay NotRun, then Executing, 500 ms each: long enough to kill a node
 	// while ImportFromPackage waits or while a poll follows the execution.
-	k.em = emulator.New(emulator.Config{ExecutionDelay: 300 * time.Millisecond, RandSeed: 7})
+	k.em = emulator.New(emulator.Config{ExecutionDelay: 500 * time.Millisecond, RandSeed: 7})
 	srv := httptest.NewServer(k.em)
 	t.Cleanup(srv.Close)
 	t.Cleanup(k.em.Close)

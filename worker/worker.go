@@ -168,18 +168,32 @@ func New(d Deps) (*Worker, error) {
 		run: func(ctx context.Context, _ imports.Attempt, a scheduler.DiscoverArgs) error {
 			return st.Discover(ctx, a, w.sched)
 		}})
+	// The steps of a job say on its timeline when an attempt failed and will be retried
+	// (notify says so itself, with the mail server's answer).
 	river.AddWorker(workers, &step[IngestArgs]{stage: stageIngest,
-		run: func(ctx context.Context, at imports.Attempt, a IngestArgs) error { return st.Ingest(ctx, at, a.JobID) }})
+		run: func(ctx context.Context, at imports.Attempt, a IngestArgs) error { return st.Ingest(ctx, at, a.JobID) },
+		retrying: func(ctx context.Context, at imports.Attempt, a IngestArgs, cause error, in time.Duration) {
+			st.Retrying(ctx, a.JobID, imports.StepIngest, at, cause, in)
+		}})
 	river.AddWorker(workers, &step[UploadArgs]{stage: stageUpload,
 		run: func(ctx context.Context, at imports.Attempt, a UploadArgs) error {
 			return st.Upload(ctx, at, a.JobID, a.ChunkNo)
+		},
+		retrying: func(ctx context.Context, at imports.Attempt, a UploadArgs, cause error, in time.Duration) {
+			st.Retrying(ctx, a.JobID, imports.StepUpload, at, cause, in)
 		}})
 	river.AddWorker(workers, &step[PollArgs]{stage: stagePoll,
 		run: func(ctx context.Context, at imports.Attempt, a PollArgs) error {
 			return st.Poll(ctx, at, a.ExecutionID)
+		},
+		retrying: func(ctx context.Context, at imports.Attempt, a PollArgs, cause error, in time.Duration) {
+			st.RetryingPoll(ctx, a.ExecutionID, at, cause, in)
 		}})
 	river.AddWorker(workers, &step[FinalizeArgs]{stage: stageFinalize,
-		run: func(ctx context.Context, _ imports.Attempt, a FinalizeArgs) error { return st.Finalize(ctx, a.JobID) }})
+		run: func(ctx context.Context, _ imports.Attempt, a FinalizeArgs) error { return st.Finalize(ctx, a.JobID) },
+		retrying: func(ctx context.Context, at imports.Attempt, a FinalizeArgs, cause error, in time.Duration) {
+			st.Retrying(ctx, a.JobID, imports.StepFinalize, at, cause, in)
+		}})
 	river.AddWorker(workers, &step[NotifyArgs]{stage: stageNotify,
 		run: func(ctx context.Context, at imports.Attempt, a NotifyArgs) error { return st.Notify(ctx, at, a.JobID) }})
 	river.AddWorker(workers, &step[PurgeArgs]{stage: stageMaintenance,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -646,4 +647,103 @@ func (b *testBundle) assertHealed(t *testing.T, job, calls int64) {
 		reoffered = reoffered || strings.Contains(e.Message, "chunk 2 (importing) had no dmfpipe.poll job waiting or running")
 	}
 	assert.True(t, reoffered, "the re-offer is on the job's timeline")
+}
+
+// A file no longer in the source at the finalize was moved by an earlier attempt that
+// crashed before recording it (it is in the archive: recorded there), or by someone else
+// (a warning on the timeline); the job's outcome stands either way.
+func TestFinalizeAccountsForAFileMovedBeforeIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{chunkRows: 100, lanes: 1, emulator: func(c *emulator.Config) { c.ExecutionDelay = 300 * time.Millisecond }})
+	ctx := t.Context()
+	for _, tc := range []struct {
+		file     string
+		rows     int
+		moveTo   string // "" deletes it
+		wantWarn bool
+	}{
+		{file: "customers_moved.csv", rows: 10, moveTo: "archive"},
+		{file: "customers_deleted.csv", rows: 11, wantWarn: true},
+	} {
+		b.drop(t, tc.file, customersCSV(tc.rows, nil))
+		ids, err := b.w.StartJob(ctx, testProject, []string{tc.file}, imports.TriggerRun, false)
+		require.NoError(t, err)
+		require.Len(t, ids, 1)
+		require.Eventually(t, func() bool {
+			j, err := jobhistory.NewStore(b.pool).Job(ctx, ids[0])
+			return err == nil && (j.Stage == "upload" || j.Stage == "poll")
+		}, 20*time.Second, 20*time.Millisecond)
+		from := filepath.Join(b.root, "in", tc.file)
+		if tc.moveTo == "" {
+			require.NoError(t, os.Remove(from))
+		} else {
+			require.NoError(t, os.MkdirAll(filepath.Join(b.root, tc.moveTo), 0o755))
+			require.NoError(t, os.Rename(from, filepath.Join(b.root, tc.moveTo, tc.file)))
+		}
+		s := b.wait(t, ids[0])
+		assert.Equal(t, jobhistory.JobSucceeded, s.Status, tc.file)
+
+		j, err := jobhistory.NewStore(b.pool).Job(ctx, ids[0])
+		require.NoError(t, err)
+		entry, err := jobhistory.NewLedger(b.pool).Get(ctx, j.SourceFileID)
+		require.NoError(t, err)
+		events, err := jobhistory.NewStore(b.pool).Events(ctx, ids[0])
+		require.NoError(t, err)
+		var warned bool
+		for _, e := range events {
+			warned = warned || (e.Level == "warn" && strings.Contains(e.Message, "no longer in the source"))
+		}
+		assert.Equal(t, tc.wantWarn, warned, tc.file)
+		if tc.moveTo != "" {
+			assert.Equal(t, "archive/"+tc.file, entry.MovedTo, "recorded where the earlier attempt put it")
+		} else {
+			assert.Empty(t, entry.MovedTo)
+		}
+	}
+}
+
+// A step whose attempt fails on the infrastructure (here a temp folder that is not
+// there, as a full or read-only one would) says so on its job's timeline, with the cause
+// and when it runs again, and the file stays good: once the folder is back, the retry
+// imports it. Not parallel: it changes TMPDIR.
+func TestARetrySaysWhyOnTheTimeline(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "gone"))
+	b := setup(t, testOpts{chunkRows: 100, lanes: 1})
+	ctx := t.Context()
+	b.drop(t, "customers_tmp.csv", customersCSV(10, nil))
+	ids, err := b.w.StartJob(ctx, testProject, []string{"customers_tmp.csv"}, imports.TriggerRun, false)
+	require.NoError(t, err)
+	require.Len(t, ids, 1)
+
+	var retry jobhistory.Event
+	require.Eventually(t, func() bool {
+		events, err := jobhistory.NewStore(b.pool).Events(ctx, ids[0])
+		require.NoError(t, err)
+		for _, e := range events {
+			if e.Level == "warn" && strings.Contains(e.Message, "retrying in") {
+				retry = e
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 20*time.Millisecond)
+	assert.Equal(t, "upload", retry.Stage)
+	assert.Regexp(t, `^upload attempt 1 of 10 failed: creating the package of job \d+ chunk 1: .*gone.*: no such file or directory; retrying in 15s$`, retry.Message)
+
+	require.NoError(t, os.Setenv("TMPDIR", t.TempDir()))
+	var upload int64
+	require.Eventually(t, func() bool { // the event is recorded before River records the retry
+		res, err := b.w.Client().JobList(ctx, river.NewJobListParams().Kinds(UploadArgs{}.Kind()).States(rivertype.JobStateRetryable))
+		require.NoError(t, err)
+		if len(res.Jobs) == 1 {
+			upload = res.Jobs[0].ID
+		}
+		return upload != 0
+	}, 10*time.Second, 20*time.Millisecond)
+	_, err = b.w.Client().JobRetry(ctx, upload)
+	require.NoError(t, err)
+	s := b.wait(t, ids[0])
+	assert.Equal(t, jobhistory.JobSucceeded, s.Status)
+	assert.Equal(t, int64(10), s.Counts.Imported)
+	assert.FileExists(t, filepath.Join(b.root, "archive", "customers_tmp.csv"))
 }

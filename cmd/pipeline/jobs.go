@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -344,12 +345,30 @@ func eventText(e jobhistory.Event) string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%s", k, oneLine(fmt.Sprint(e.Attrs[k])))
+		fmt.Fprintf(&b, " %s=%s", k, oneLine(attrText(e.Attrs[k])))
 	}
 	if e.Actor != "" {
 		fmt.Fprintf(&b, " (by %s)", e.Actor)
 	}
 	return b.String()
+}
+
+// attrText is an event attribute as written: numbers in full (JSON decodes them as
+// float64, which fmt prints as 1.472588e+06), anything but a scalar as JSON.
+func attrText(v any) string {
+	switch v := v.(type) {
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case string:
+		return v
+	case bool, nil:
+		return fmt.Sprint(v)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 // jobDuration is how long a job took, or has been going on so far; ok is false for an

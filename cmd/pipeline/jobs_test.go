@@ -419,3 +419,14 @@ func TestJobsShowMissing(t *testing.T) {
 	assert.Equal(t, exitUsage, code, out)
 	assert.Contains(t, out, "show takes one JOB, got 0 arguments")
 }
+
+// An event's attributes read as they were written: sizes in full, structures as JSON.
+func TestEventText(t *testing.T) {
+	t.Parallel()
+	e := jobhistory.Event{Message: "found customers.csv", Actor: "node-1", Attrs: map[string]any{
+		"size": float64(1472588), "rate": 0.25, "file": "in/customers.csv", "dry_run": true, "none": nil,
+		"counts": map[string]any{"valid": float64(3)}, "files": []any{"a", "b"},
+	}}
+	assert.Equal(t, `found customers.csv counts={"valid":3} dry_run=true file=in/customers.csv files=["a","b"] none=<nil> rate=0.25 size=1472588 (by node-1)`,
+		eventText(e))
+}

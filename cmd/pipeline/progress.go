@@ -84,14 +84,14 @@ func follow(ctx context.Context, w *worker.Worker, ids []int64, v view) ([]impor
 
 // newView is the view of a run writing to out: bars when out is a terminal, plain lines
 // otherwise, none with quiet (--json prints the summaries).
-func newView(out io.Writer, quiet bool, filePrefix string, hint func(job int64) string) view {
+func newView(out io.Writer, quiet bool, hint func(job int64) string) view {
 	switch {
 	case quiet:
 		return quietView{}
 	case isTerminal(out):
-		return newBars(out, filePrefix, hint)
+		return newBars(out, hint)
 	}
-	return &lines{w: out, filePrefix: filePrefix, hint: hint, last: map[int64]string{}, printed: map[int64]time.Time{}}
+	return &lines{w: out, hint: hint, last: map[int64]string{}, printed: map[int64]time.Time{}}
 }
 
 type quietView struct{}
@@ -104,18 +104,17 @@ func (quietView) close()                                    {}
 // lines prints a line per change of a job's stage and at most one every plainEvery
 // within a stage; warnings and the end at once.
 type lines struct {
-	w          io.Writer
-	filePrefix string
-	hint       func(job int64) string
-	last       map[int64]string
-	printed    map[int64]time.Time
+	w       io.Writer
+	hint    func(job int64) string
+	last    map[int64]string
+	printed map[int64]time.Time
 }
 
 // plainEvery spaces the progress lines within a stage when not on a terminal.
 const plainEvery = 5 * time.Second
 
 func (l *lines) update(s imports.JobSummary) {
-	line := progressLine(s, l.filePrefix)
+	line := progressLine(s)
 	prev, ok := l.last[s.ID]
 	if line == prev || (ok && stageOf(prev) == s.Stage && time.Since(l.printed[s.ID]) < plainEvery) {
 		return
@@ -141,8 +140,8 @@ func stageOf(line string) string {
 }
 
 // progressLine describes where a job stands in a line: its stage and its rows.
-func progressLine(s imports.JobSummary, filePrefix string) string {
-	head := fmt.Sprintf("job %d %s%s %-8s", s.ID, filePrefix, s.File, s.Stage)
+func progressLine(s imports.JobSummary) string {
+	head := fmt.Sprintf("job %d %s %-8s", s.ID, s.File, s.Stage)
 	c := s.Counts
 	switch s.Stage {
 	case "upload", "poll":
@@ -155,10 +154,9 @@ func progressLine(s imports.JobSummary, filePrefix string) string {
 // (rate only: the total is not known yet), then rows sent and rows F&O answered for out
 // of the valid rows, with rate and ETA.
 type bars struct {
-	p          *mpb.Progress
-	filePrefix string
-	hint       func(job int64) string
-	jobs       map[int64]*jobBars
+	p    *mpb.Progress
+	hint func(job int64) string
+	jobs map[int64]*jobBars
 }
 
 type jobBars struct {
@@ -166,9 +164,9 @@ type jobBars struct {
 	bar   *mpb.Bar
 }
 
-func newBars(out io.Writer, filePrefix string, hint func(int64) string) *bars {
+func newBars(out io.Writer, hint func(int64) string) *bars {
 	return &bars{p: mpb.New(mpb.WithOutput(out), mpb.WithWidth(32), mpb.WithRefreshRate(200*time.Millisecond)),
-		filePrefix: filePrefix, hint: hint, jobs: map[int64]*jobBars{}}
+		hint: hint, jobs: map[int64]*jobBars{}}
 }
 
 // barStage is the bar a stage is shown on: ingest, upload, or poll (F&O's answers).
@@ -188,7 +186,7 @@ func (b *bars) update(s imports.JobSummary) {
 		ok = false
 	}
 	if !ok {
-		name := fmt.Sprintf("job %d %s%s %-7s", s.ID, b.filePrefix, s.File, stage)
+		name := fmt.Sprintf("job %d %s %-7s", s.ID, s.File, stage)
 		var total int64
 		if stage != "ingest" {
 			total = max(s.Counts.Staged-s.Counts.Invalid, 1)

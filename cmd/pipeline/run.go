@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +16,6 @@ import (
 	"github.com/dmfpipe/dmfpipe/ingestjob"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/migrations"
-	"github.com/dmfpipe/dmfpipe/staging"
 	"github.com/dmfpipe/dmfpipe/validate"
 )
 
@@ -103,17 +103,10 @@ func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) 
 	if err != nil {
 		return usageError(err)
 	}
-	rd, err := reader.OpenFile(file, opts)
-	if errors.Is(err, fs.ErrNotExist) {
+	// A file that is not there is a mistake in the command line; one that cannot be read
+	// or does not fit the project is a failed job.
+	if _, err := os.Stat(file); err != nil {
 		return usageError(err)
-	}
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
-	// Bound here first so that a column the file lacks is a usage error, not a failed job.
-	if _, err := p.Mapping.Bind(rd.Header()); err != nil {
-		return usageError(fmt.Errorf("%s does not fit project %s:\n%w", file, p.Name, err))
 	}
 	pool, err := db.openAppPool(ctx, a)
 	if err != nil {
@@ -123,7 +116,8 @@ func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) 
 	if _, err := migrations.Up(ctx, pool, nil); err != nil {
 		return err
 	}
-	job, res, runErr := ingestjob.DryRun(ctx, pool, p.Name, p.Version, file, rd, ingestjob.BindMapping(p.Mapping), p.Rules, p.Sets,
+	open := func() (reader.Reader, error) { return reader.OpenFile(file, opts) }
+	job, res, runErr := ingestjob.DryRun(ctx, pool, p.Name, p.Version, file, open, ingestjob.BindMapping(p.Mapping), p.Rules, p.Sets,
 		ingestjob.Options{MaxErrorRate: p.OnErrors.MaxErrorRate, FirstErrors: runFirstErrors})
 	if job == 0 {
 		return runErr
@@ -137,8 +131,11 @@ func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) 
 	if out.Errors == nil {
 		out.Errors = []validate.Error{}
 	}
-	if runErr != nil {
+	switch {
+	case runErr != nil:
 		out.Status, out.Error = jobhistory.JobFailed, runErr.Error()
+	case out.Invalid > 0:
+		out.Status = jobhistory.JobPartiallySucceeded
 	}
 	w := cmd.OutOrStdout()
 	if asJSON {
@@ -150,12 +147,9 @@ func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) 
 	} else {
 		printRun(w, &out)
 	}
-	var exceeded *staging.ErrorRateExceededError
 	switch {
-	case errors.As(runErr, &exceeded):
-		return &exitError{code: exitFailed}
 	case runErr != nil:
-		return &exitError{code: exitFailed, err: runErr}
+		return &exitError{code: exitFailed} // the reason is in the result
 	case out.Invalid > 0:
 		return &exitError{code: exitPartial}
 	}
@@ -163,7 +157,7 @@ func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) 
 }
 
 func printRun(w io.Writer, r *runResult) {
-	fmt.Fprintf(w, "job %d (dry run, nothing uploaded): %s\n", r.Job, r.Status)
+	fmt.Fprintf(w, "job %d (dry run, nothing uploaded): %s\n", r.Job, strings.ReplaceAll(r.Status, "_", " "))
 	fmt.Fprintf(w, "%s: %d read, %d valid, %d invalid", r.File, r.Read, r.Valid, r.Invalid)
 	if r.Duplicates > 0 || r.Lookups > 0 {
 		fmt.Fprintf(w, " (%d duplicates, %d lookup misses)", r.Duplicates, r.Lookups)

@@ -53,7 +53,7 @@ func TestRunDryRun(t *testing.T) {
 		assert.Equal(t, 2, code, out)
 		var res runResult
 		require.NoError(t, json.Unmarshal([]byte(out), &res))
-		assert.Equal(t, "succeeded", res.Status)
+		assert.Equal(t, "partially_succeeded", res.Status, "as the import would be")
 		assert.True(t, res.DryRun)
 		assert.Equal(t, []int64{4, 4, 2, 2, 1}, []int64{res.Read, res.Staged, res.Valid, res.Invalid, res.Duplicates})
 		require.Len(t, res.Errors, 2)

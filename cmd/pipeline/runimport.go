@@ -106,12 +106,8 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 		waitNotifications(ctx, w, pending, stderr)
 		return nil
 	}
-	prefix := ""
-	if len(files) > 0 {
-		prefix = "/" // local files are named from the file system root
-	}
 	hint := func(job int64) string { return fmt.Sprintf("pipeline staging errors %d -c %s", job, db.configPath) }
-	summaries, err := follow(ctx, w, ids, newView(out, asJSON, prefix, hint))
+	summaries, err := follow(ctx, w, ids, newView(out, asJSON, hint))
 	if err != nil {
 		stopNow()
 		what := fmt.Sprintf("job %d stops here", ids[0])
