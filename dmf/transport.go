@@ -220,8 +220,8 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 				return nil, cause
 			}
 			if elapsed-persistentSince+wait > limit {
-				return nil, fmt.Errorf("giving up after %d attempts (failing for %s, persistent error timeout %s): %w",
-					attempt, roundWait(elapsed-persistentSince), limit, cause)
+				return nil, fmt.Errorf("giving up after %d attempts in %s (persistent error timeout %s): %w",
+					attempt, roundWait(elapsed), limit, cause)
 			}
 		}
 		if elapsed+wait > c.opts.RetryDeadline {

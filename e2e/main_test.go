@@ -78,6 +78,12 @@ const logTail = 8 << 10
 // stdout and stderr are printed.
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, name, nil, args...)
+}
+
+// startEnv is start with env ("KEY=value") added to the process's environment.
+func startEnv(t *testing.T, name string, env []string, args ...string) *proc {
+	t.Helper()
 	dir := t.TempDir()
 	p := &proc{
 		name:   name,
@@ -90,6 +96,9 @@ func start(t *testing.T, name string, args ...string) *proc {
 	errF, err := os.Create(p.stderr)
 	require.NoError(t, err)
 	p.cmd = exec.Command(pipelineBin, args...)
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = outF, errF
 	p.cmd.SysProcAttr = sysProcAttr()
 	require.NoError(t, p.cmd.Start(), "starting %s", name)

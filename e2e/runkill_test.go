@@ -122,3 +122,41 @@ func logQueue(t *testing.T, db *pgxpool.Pool) {
 		rows.Close()
 	}
 }
+
+// `pipeline run` interrupted (Ctrl-C) while it uploads a package exits and leaves no
+// temporary file behind; the next run finishes the job.
+func TestInterruptedRunLeavesNoTemporaryFiles(t *testing.T) {
+	t.Parallel()
+	const n = 60_000
+	project := "customers-interrupt"
+	srv := testsvc.SFTP(t)
+	dbURL := testsvc.Database(t)
+	em := startEmulator(t, "--execution-delay", "400ms")
+	cfg := writeConfig(t, configOpts{dbURL: dbURL, emulatorURL: em.url, sftp: srv, project: project, chunkRows: 20_000, lanes: 2})
+	migrate(t, cfg)
+	customersCSV(t, filepath.Join(srv.Root, "in"), "customers.csv", "I", n)
+	tmp := t.TempDir()
+	env := []string{"TMPDIR=" + tmp}
+
+	first := startEnv(t, "run-1", env, "run", "-c", cfg, project)
+	packages := func() []string {
+		names, err := filepath.Glob(filepath.Join(tmp, "dmfpipe-*"))
+		require.NoError(t, err)
+		return names
+	}
+	require.Eventually(t, func() bool { return len(packages()) > 0 }, 60*time.Second, 5*time.Millisecond,
+		"the run never wrote a package")
+	require.NoError(t, first.cmd.Process.Signal(os.Interrupt))
+	select {
+	case <-first.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the interrupted run did not exit")
+	}
+	assert.Error(t, first.err, "an interrupted run does not exit 0")
+	assert.Empty(t, packages(), "temporary files left behind")
+
+	second := startEnv(t, "run-2", env, "run", "-c", cfg, project)
+	second.waitExit(t, 120*time.Second)
+	assertRows(t, em, "I", n)
+	assert.Empty(t, packages())
+}

@@ -83,7 +83,7 @@ func (s *Stages) Poll(ctx context.Context, at Attempt, execID string) error {
 		if dmf.IsExecutionNotFound(err) && elapsed < notFoundGrace {
 			return snooze(interval)
 		}
-		return s.retryOrFailChunk(ctx, at, c, err)
+		return s.retryOrFailChunk(ctx, at, c, fmt.Errorf("asking F&O how execution %s went (whether it imported its rows is unknown until F&O answers): %w", ex.ID, err))
 	}
 	if !st.Terminal() {
 		if elapsed > settings.Deadline.D() {

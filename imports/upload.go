@@ -175,12 +175,17 @@ func statusSeen(st dmf.ExecutionStatus, err error) string {
 }
 
 // retryOrFailChunk fails the chunk for an answer that retrying cannot change (a 4xx
-// other than 408 and 429: the package or the request is wrong) and on the step's last
-// attempt, and retries the others.
+// other than 408 and 429: the package or the request is wrong), in the foreground for
+// what retrying will not cure soon (dmf.IsPersistent: the client retried it for the
+// run's --give-up-after; a run must end), and on the step's last attempt, and retries
+// the others.
 func (s *Stages) retryOrFailChunk(ctx context.Context, at Attempt, c jobhistory.Chunk, err error) error {
 	var he *dmf.HTTPError
 	if errors.As(err, &he) && he.StatusCode >= 400 && he.StatusCode < 500 &&
 		he.StatusCode != http.StatusRequestTimeout && he.StatusCode != http.StatusTooManyRequests {
+		return s.FailChunk(ctx, c, err)
+	}
+	if s.d.Foreground && dmf.IsPersistent(err) {
 		return s.FailChunk(ctx, c, err)
 	}
 	if at.Last() {

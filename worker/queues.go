@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -207,4 +209,24 @@ func (w *Worker) FlushNotifications(ctx context.Context, project string) ([]int6
 		jobs = append(jobs, a.JobID)
 	}
 	return jobs, nil
+}
+
+// NotificationRetry says when the notification of job is tried again: pending is false
+// when no attempt waits (it was sent, it was given up, or it was never asked for).
+func (w *Worker) NotificationRetry(ctx context.Context, job int64) (at time.Time, pending bool, err error) {
+	var state string
+	err = w.pool.QueryRow(ctx, `SELECT state, scheduled_at FROM river_job
+		WHERE kind = $1 AND args @> jsonb_build_object('job_id', $2::bigint)
+		ORDER BY id DESC LIMIT 1`, NotifyArgs{}.Kind(), job).Scan(&state, &at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("looking up the notification of job %d: %w", job, err)
+	}
+	switch rivertype.JobState(state) {
+	case rivertype.JobStateAvailable, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStateRunning:
+		return at, true, nil
+	}
+	return time.Time{}, false, nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -24,9 +25,21 @@ import (
 // environment points at it.
 func startEmulator(t *testing.T) (*emulator.Emulator, string) {
 	t.Helper()
+	em, _, cfg := startEmulatorServer(t, nil)
+	return em, cfg
+}
+
+// startEmulatorServer is startEmulator whose server, also returned, serves wrap(emulator)
+// (the emulator itself when wrap is nil).
+func startEmulatorServer(t *testing.T, wrap func(http.Handler) http.Handler) (*emulator.Emulator, *httptest.Server, string) {
+	t.Helper()
 	em := emulator.New(emulator.Config{})
 	t.Cleanup(em.Close)
-	srv := httptest.NewServer(em)
+	var h http.Handler = em
+	if wrap != nil {
+		h = wrap(em)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cfg := filepath.Join(t.TempDir(), "pipeline.yaml")
 	require.NoError(t, os.WriteFile(cfg, fmt.Appendf(nil, `environments:
@@ -40,7 +53,7 @@ func startEmulator(t *testing.T) (*emulator.Emulator, string) {
     poll: { initial: 10ms, max: 100ms, deadline: 5m }
 `, srv.URL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret,
 		srv.URL, emulator.DefaultTenant), 0o600))
-	return em, cfg
+	return em, srv, cfg
 }
 
 // writeCustomersCSV writes a UTF-8 CSV of n Customers V3 rows; rows in bad get a

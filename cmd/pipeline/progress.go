@@ -248,8 +248,22 @@ func printDone(w io.Writer, s imports.JobSummary, stagingHint string) {
 		fmt.Fprintf(w, "  %d valid rows were not sent to F&O\n", unsent)
 	}
 	if open := c.Invalid + c.Rejected + c.NotImported; open > 0 {
-		fmt.Fprintf(w, "  the %d rows with errors wait in staging for job %d: %s\n", open, s.ID, stagingHint)
+		fmt.Fprintf(w, "  %d rows wait in staging for job %d (%s): %s\n", open, s.ID, waiting(c), stagingHint)
 	}
+}
+
+// waiting says what the rows that wait in staging are, e.g. "3 invalid, 2 rejected by F&O".
+func waiting(c jobhistory.JobCounts) string {
+	var parts []string
+	for _, p := range []struct {
+		n    int64
+		what string
+	}{{c.Invalid, "invalid"}, {c.Rejected, "rejected by F&O"}, {c.NotImported, "not imported"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // isTerminal reports whether w is a character device (a terminal), for progress bars.

@@ -25,13 +25,11 @@ const runFirstErrors = 20
 func newRunCmd() *cobra.Command {
 	var (
 		db     dbFlags
-		files  []string
+		o      runOptions
 		dryRun bool
-		force  bool
-		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "run -c CFG PROJECT [--file PATH]... [--dry-run] [--force] [--json]",
+		Use:   "run -c CFG PROJECT [--file PATH]... [--dry-run] [--force] [--json] [--give-up-after D]",
 		Short: "Import files into F&O in the foreground (or stage them only, with --dry-run)",
 		Long: `run imports PROJECT in the foreground, through the same stages as serve: read, map
 and validate every record into staging, run the set rules and the error-rate decision,
@@ -43,6 +41,10 @@ what the project's source holds now (files already imported are skipped unless
 --force; a file whose content was already imported is skipped as a duplicate). Ctrl-C
 stops cleanly: the job resumes at the next run of the project.
 
+Every retry is shown with its cause as it happens. Errors that retrying will not cure
+soon (a refused connection, an unknown host, rejected credentials) fail the run once
+they have lasted --give-up-after; serve keeps retrying them with backoff.
+
 With --dry-run (one --file) it only reads, maps, validates and stages the file, runs
 the set rules and applies on_errors.max_error_rate; nothing is uploaded, and the
 staged rows stay for the console until the staging retention ends.
@@ -52,21 +54,31 @@ staging; with --dry-run: some rows are invalid), 1 failed, 64 a usage or config 
 		Args: usageArgs("PROJECT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !dryRun {
-				return runImport(cmd, &db, args[0], files, force, asJSON)
+				return runImport(cmd, &db, args[0], o)
 			}
-			if len(files) != 1 || force {
+			if len(o.files) != 1 || o.force {
 				return usageError(errors.New("--dry-run takes exactly one --file (and no --force)"))
 			}
-			return runDry(cmd, &db, args[0], files[0], asJSON)
+			return runDry(cmd, &db, args[0], o.files[0], o.asJSON)
 		},
 	}
 	db.register(cmd)
 	fl := cmd.Flags()
-	fl.StringArrayVar(&files, "file", nil, "local file to import (repeatable); default: what the project's source holds")
+	fl.StringArrayVar(&o.files, "file", nil, "local file to import (repeatable); default: what the project's source holds")
 	fl.BoolVar(&dryRun, "dry-run", false, "stage and validate only; upload nothing")
-	fl.BoolVar(&force, "force", false, "import files and content that were already imported")
-	fl.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	fl.BoolVar(&o.force, "force", false, "import files and content that were already imported")
+	fl.BoolVar(&o.asJSON, "json", false, "print the result as JSON")
+	fl.DurationVar(&o.giveUpAfter, "give-up-after", 30*time.Second,
+		"fail once an error that retrying will not cure soon (refused connection, unknown host, rejected credentials) has lasted this long")
 	return cmd
+}
+
+// runOptions are run's flags of an import.
+type runOptions struct {
+	files       []string
+	force       bool
+	asJSON      bool
+	giveUpAfter time.Duration
 }
 
 // runResult is what run prints, also its --json form.

@@ -25,19 +25,19 @@ import (
 // foreground: the same stages `serve` runs, on an in-process worker that works this run's
 // jobs (and those of earlier runs of the project that were interrupted), until every job
 // ends.
-func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, force, asJSON bool) error {
+func runImport(cmd *cobra.Command, db *dbFlags, project string, o runOptions) error {
 	ctx := cmd.Context()
 	log, err := newLogger(cmd, slog.LevelWarn)
 	if err != nil {
 		return err
 	}
 	stderr := cmd.ErrOrStderr()
-	a, err := loadApp(db.configPath, app.Options{Logger: log, DMFOptions: func(_ string, o *dmf.Options) {
+	a, err := loadApp(db.configPath, app.Options{Logger: log, DMFOptions: func(_ string, do *dmf.Options) {
 		// In the foreground each retry is shown as it happens, and what retrying will not
 		// cure soon (a refused connection, an unknown host, rejected credentials) fails
-		// the run within runPersistentTimeout instead of retrying for half an hour.
-		o.OnRetry = func(r dmf.Retry) { fmt.Fprintf(stderr, "  %s\n", r) }
-		o.PersistentErrorTimeout = runPersistentTimeout
+		// the run after --give-up-after instead of retrying for half an hour.
+		do.OnRetry = func(r dmf.Retry) { fmt.Fprintf(stderr, "  %s\n", r) }
+		do.PersistentErrorTimeout = o.giveUpAfter
 	}})
 	if err != nil {
 		return err
@@ -46,7 +46,7 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 	if err != nil {
 		return err
 	}
-	local, err := localPaths(files)
+	local, err := localPaths(o.files)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 	for _, id := range resumed {
 		fmt.Fprintf(out, "resuming job %d\n", id)
 	}
-	started, err := w.Stages().Start(ctx, project, local, len(local) > 0, imports.TriggerRun, force)
+	started, err := w.Stages().Start(ctx, project, local, len(local) > 0, imports.TriggerRun, o.force)
 	if err != nil {
 		return usageError(err)
 	}
@@ -107,7 +107,7 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 		return nil
 	}
 	hint := func(job int64) string { return fmt.Sprintf("pipeline staging errors %d -c %s", job, db.configPath) }
-	summaries, err := follow(ctx, w, ids, newView(out, asJSON, hint))
+	summaries, err := follow(ctx, w, ids, newView(out, o.asJSON, hint))
 	if err != nil {
 		stopNow()
 		what := fmt.Sprintf("job %d stops here", ids[0])
@@ -131,7 +131,7 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 		}
 	}
 	waitNotifications(ctx, w, pending, stderr)
-	if asJSON {
+	if o.asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		var v any = summaries
@@ -145,16 +145,13 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, files []string, 
 	return jobsExit(summaries)
 }
 
-// runPersistentTimeout bounds how long a foreground run retries what retrying will not
-// cure soon.
-const runPersistentTimeout = 30 * time.Second
-
 // notifyWait bounds how long run waits for its jobs' notifications to go out.
 const notifyWait = 30 * time.Second
 
-// waitNotifications waits, up to notifyWait, for the notification of each job whose
-// outcome the project notifies on, and says so when one could not be sent: it stays
-// pending, and the next run of a project or serve sends it.
+// waitNotifications waits, up to notifyWait, for the notification of each of jobs, and
+// says so when one could not be sent: one that is retried stays pending, and the next
+// run of the project or serve sends it. It stops waiting for a notification at once
+// when its next attempt is due after the wait.
 func waitNotifications(ctx context.Context, w *worker.Worker, jobs []int64, stderr io.Writer) {
 	deadline := time.Now().Add(notifyWait)
 	for _, job := range jobs {
@@ -163,7 +160,15 @@ func waitNotifications(ctx context.Context, w *worker.Worker, jobs []int64, stde
 			if err != nil || sent {
 				break
 			}
-			if time.Now().After(deadline) {
+			retryAt, pending, err := w.NotificationRetry(ctx, job)
+			if err != nil {
+				break
+			}
+			if why != "" && !pending {
+				fmt.Fprintf(stderr, "the notification of job %d was not sent (%s) and is not retried\n", job, why)
+				break
+			}
+			if time.Now().After(deadline) || (why != "" && retryAt.After(deadline)) {
 				if why == "" {
 					why = "it is still pending"
 				}

@@ -127,10 +127,17 @@ func TestRunFileTakesTheCompanyFromThePattern(t *testing.T) {
 func emulatorImportConfig(t *testing.T, source, target, rest string) (*emulator.Emulator, string, string) {
 	t.Helper()
 	em, envCfg := startEmulator(t)
+	cfg, dir := importConfigOn(t, envCfg, source, target, rest)
+	return em, cfg, dir
+}
+
+// importConfigOn is emulatorImportConfig on the environment config at envCfg.
+func importConfigOn(t *testing.T, envCfg, source, target, rest string) (cfg, dir string) {
+	t.Helper()
 	envYAML, err := os.ReadFile(envCfg)
 	require.NoError(t, err)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "pipeline.yaml")
+	dir = t.TempDir()
+	cfg = filepath.Join(dir, "pipeline.yaml")
 	require.NoError(t, os.WriteFile(cfg, append(envYAML, []byte(`connections:
   inbox: { type: local, root: `+dir+` }
 projects:
@@ -146,50 +153,5 @@ projects:
       CUSTOMERGROUPID:   { from: Group }
       SALESCURRENCYCODE: { const: EUR }
 `+rest)...), 0o600))
-	return em, cfg, dir
-}
-
-// A file that cannot be read or does not fit the project is a failed job, with or without
-// --dry-run: exit 1, the file named, the reason bounded, the job in the history; exit 64
-// stays for mistakes in the command line.
-func TestRunUnreadableFilesAreFailedJobs(t *testing.T) {
-	t.Parallel()
-	dbURL := testsvc.Database(t)
-	em, cfg, dir := emulatorImportConfig(t, "", "legal_entity: USMF, definition_group: CUST", "")
-	random := make([]byte, 300<<10)
-	for i := range random {
-		random[i] = byte(i*7919 + i>>8)
-	}
-	files := map[string][]byte{
-		"empty.csv":      nil,
-		"random.csv":     random,
-		"bom-only.csv":   []byte("\xef\xbb\xbf"),
-		"other-cols.csv": []byte("Kundennummer;Firmenname\n1;A\n"),
-	}
-	for name, content := range files {
-		file := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(file, content, 0o600))
-		for _, dry := range []bool{false, true} {
-			args := []string{"run", "-c", cfg, "--database-url", dbURL, "customers", "--file", file}
-			if dry {
-				args = append(args, "--dry-run")
-			}
-			out, code := runCLI(t, args...)
-			assert.Equal(t, exitFailed, code, "%s dry=%v: %s", name, dry, out)
-			assert.Contains(t, out, name, "%s dry=%v: the file is named", name, dry)
-			assert.Less(t, len(out), 4<<10, "%s dry=%v: the message is bounded", name, dry)
-			t.Log(out)
-		}
-	}
-	assert.Empty(t, em.Rows("Customers V3", "USMF"))
-	out, code := runCLI(t, "jobs", "list", "--database-url", dbURL, "--status", "failed", "--json")
-	require.Equal(t, exitOK, code, out)
-	var jobs []struct {
-		Error string `json:"error"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(out), &jobs), out)
-	require.Len(t, jobs, 2*len(files), "every attempt is a failed job in the history")
-	for _, j := range jobs {
-		assert.NotEmpty(t, j.Error)
-	}
+	return cfg, dir
 }
