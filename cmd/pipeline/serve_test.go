@@ -101,13 +101,7 @@ projects:
 	_, body = get(t, base+"/metrics")
 	assert.Contains(t, body, "go_goroutines")
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(40 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	stopServe(t, cancel, done)
 	code, _ = get(t, base+"/healthz")
 	assert.Zero(t, code, "the listener is closed")
 }
@@ -183,13 +177,7 @@ func TestServeMetricsAndJSONLogsAfterAnImport(t *testing.T) {
 		assert.Contains(t, body, want)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(40 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	stopServe(t, cancel, done)
 	var ended bool
 	for line := range strings.Lines(stderr.String()) {
 		var rec map[string]any
@@ -202,4 +190,16 @@ func TestServeMetricsAndJSONLogsAfterAnImport(t *testing.T) {
 		assert.NotContains(t, rec["msg"], "Producer job counts")
 	}
 	assert.True(t, ended, "serve logs each job's outcome")
+}
+
+// stopServe cancels a serve started in the test and waits for it to return cleanly.
+func stopServe(t *testing.T, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not stop")
+	}
 }
