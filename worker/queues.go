@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -214,19 +213,17 @@ func (w *Worker) FlushNotifications(ctx context.Context, project string) ([]int6
 // NotificationRetry says when the notification of job is tried again: pending is false
 // when no attempt waits (it was sent, it was given up, or it was never asked for).
 func (w *Worker) NotificationRetry(ctx context.Context, job int64) (at time.Time, pending bool, err error) {
-	var state string
-	err = w.pool.QueryRow(ctx, `SELECT state, scheduled_at FROM river_job
-		WHERE kind = $1 AND args @> jsonb_build_object('job_id', $2::bigint)
-		ORDER BY id DESC LIMIT 1`, NotifyArgs{}.Kind(), job).Scan(&state, &at)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return time.Time{}, false, nil
-	}
+	res, err := w.client.JobList(ctx, river.NewJobListParams().Kinds(NotifyArgs{}.Kind()).
+		States(rivertype.JobStateAvailable, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStateRunning).
+		First(hurryPage))
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("looking up the notification of job %d: %w", job, err)
 	}
-	switch rivertype.JobState(state) {
-	case rivertype.JobStateAvailable, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStateRunning:
-		return at, true, nil
+	for _, j := range res.Jobs {
+		var a NotifyArgs
+		if json.Unmarshal(j.EncodedArgs, &a) == nil && a.JobID == job {
+			return j.ScheduledAt, true, nil
+		}
 	}
 	return time.Time{}, false, nil
 }
