@@ -56,7 +56,7 @@ var ErrLivenessLost = errors.New("the node lost its database session and stopped
 // kinds are the River job kinds this package works, the ones the reclaimer may take.
 var kinds = []string{
 	scheduler.Kind, IngestArgs{}.Kind(), UploadArgs{}.Kind(), PollArgs{}.Kind(),
-	FinalizeArgs{}.Kind(), NotifyArgs{}.Kind(), PurgeArgs{}.Kind(), SweepArgs{}.Kind(),
+	FinalizeArgs{}.Kind(), NotifyArgs{}.Kind(), PurgeArgs{}.Kind(), SweepArgs{}.Kind(), BulkArgs{}.Kind(),
 }
 
 // reclaimed is a job taken back from a dead node.
