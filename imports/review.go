@@ -346,7 +346,11 @@ func (s *Stages) batches(ctx context.Context, e *jobhistory.Entry, a Action, w w
 		return err
 	}
 	verb := map[string]string{jobhistory.ActionEdit: "edited", jobhistory.ActionReject: "set aside"}[a.Kind]
-	s.operatorEvent(ctx, e.Actor, e.Job, "info", fmt.Sprintf("%d rows %s by %s (audit entry %d)", done.Rows, verb, e.Actor, e.ID),
+	rows := "rows"
+	if done.Rows == 1 {
+		rows = "row"
+	}
+	s.operatorEvent(ctx, e.Actor, e.Job, "info", fmt.Sprintf("%d %s %s by %s (audit entry %d)", done.Rows, rows, verb, e.Actor, e.ID),
 		map[string]any{"entry": e.ID, "rows": done.Rows})
 	return nil
 }
