@@ -177,15 +177,16 @@ func likePattern(s string) string {
 	return "%" + r.Replace(s) + "%"
 }
 
-// filterConditions turns f into SQL conditions for the job's rows.
-func filterConditions(job int64, l *Layout, f *Filter, c *conditions) {
-	if len(f.Rows) > 0 {
+// filterConditions turns f into SQL conditions for the job's rows, leaving out the
+// parts named in driven (see selectRows).
+func filterConditions(job int64, l *Layout, f *Filter, c *conditions, driven driver) {
+	if len(f.Rows) > 0 && driven != byRows {
 		c.where = append(c.where, "r.row_no = ANY("+c.arg(f.Rows)+")")
 	}
 	if len(f.Statuses) > 0 {
 		c.where = append(c.where, c.statusCondition(f.Statuses))
 	}
-	if f.Error != nil {
+	if f.Error != nil && driven != byError {
 		c.where = append(c.where, "EXISTS (SELECT 1 FROM "+errorsTable(job)+" e WHERE e.row_no = r.row_no AND "+c.errorCondition(f.Error)+")")
 	}
 	for _, w := range f.Where {
@@ -201,22 +202,45 @@ func filterConditions(job int64, l *Layout, f *Filter, c *conditions) {
 	}
 }
 
-// driverBatch is how many candidate row numbers an indexed driver reads at a time.
-const driverBatch = 2000
+// driver is where selectRows reads a page's candidate row numbers from.
+type driver int
+
+const (
+	noDriver driver = iota // the rows themselves, in row order
+	byRows                 // the row numbers the filter names
+	byError                // an error group's range of the partial error index
+)
+
+// The candidate row numbers an indexed driver reads at a time: twice the page to start
+// with, doubling while the rest of the filter leaves the page short (a search within an
+// error group), up to maxDriverBatch.
+const maxDriverBatch = 16_000
 
 // selectRows returns up to limit stored rows of a job that match f with a row number
 // above after, in row order, and whether more may follow (false: none is left); with
 // lock, they are locked for update until the transaction ends.
 //
 // A page must cost in proportion to its size, never to the job's (OFFSET 900000 takes
-// 604 ms, a keyset page 0.15 ms, measured). Where an index yields the candidates in row
-// order — the row numbers named, an error group's range of the partial error index, the
-// queue index of open rows, one status — they are read from it a batch at a time and
-// the rest of the filter is applied to them; otherwise the rows are read in row order
-// and filtered until the page is full.
+// 604 ms, a keyset page 0.15 ms, measured). Where the candidates come from another
+// table or list — the row numbers named, an error group's range of the partial error
+// index — they are read from it in row order a batch at a time and the rest of the
+// filter is applied to them, so that the plan never depends on the job's statistics;
+// otherwise the rows are read in row order, through the queue index of open rows or the
+// (status, row_no) index when the filter names statuses, and filtered until the page is
+// full. A search or a field value that few rows hold still reads every candidate: 0.2 s
+// over the 300k open rows of a 1M-row job (measured, BenchmarkReviewQueries).
 func (s *Store) selectRows(ctx context.Context, db DBTX, job int64, l *Layout, f *Filter, after int64, limit int, lock bool) ([]storedRow, bool, error) {
+	driven := noDriver
+	switch {
+	case len(f.Rows) > 0:
+		driven = byRows
+	case f.Error != nil:
+		driven = byError
+	}
+	// The driver's own condition is not repeated on its candidates: the planner would
+	// check it by a merge join over the whole error group (47 ms a batch, measured).
 	var c conditions
-	filterConditions(job, l, f, &c)
+	filterConditions(job, l, f, &c, driven)
 	forUpdate := ""
 	if lock {
 		forUpdate = " FOR UPDATE OF r"
@@ -234,15 +258,12 @@ func (s *Store) selectRows(ctx context.Context, db DBTX, job int64, l *Layout, f
 	}
 	var dc conditions
 	driver := ""
-	switch {
-	case len(f.Rows) > 0:
+	switch driven {
+	case byRows:
 		driver = "SELECT n FROM unnest(" + dc.arg(f.Rows) + "::bigint[]) AS n WHERE n > $AFTER GROUP BY n ORDER BY n LIMIT $BATCH"
-	case f.Error != nil:
+	case byError:
 		driver = "SELECT DISTINCT e.row_no FROM " + errorsTable(job) + " e WHERE " + dc.errorCondition(f.Error) +
 			" AND e.row_no > $AFTER ORDER BY e.row_no LIMIT $BATCH"
-	case len(f.Statuses) > 0:
-		driver = "SELECT r.row_no FROM " + rowsTable(job) + " r WHERE " + dc.statusCondition(f.Statuses) +
-			" AND r.row_no > $AFTER ORDER BY r.row_no LIMIT $BATCH"
 	}
 	if driver == "" {
 		args := append(c.args, after, limit)
@@ -254,8 +275,9 @@ func (s *Store) selectRows(ctx context.Context, db DBTX, job int64, l *Layout, f
 	n := len(dc.args)
 	driver = strings.NewReplacer("$AFTER", "$"+strconv.Itoa(n+1), "$BATCH", "$"+strconv.Itoa(n+2)).Replace(driver)
 	var out []storedRow
+	batch := min(2*limit, maxDriverBatch)
 	for len(out) < limit {
-		rows, err := db.Query(ctx, driver, append(dc.args, after, driverBatch)...)
+		rows, err := db.Query(ctx, driver, append(dc.args, after, batch)...)
 		if err != nil {
 			return nil, false, fmt.Errorf("reading staged rows of job %d: %w", job, err)
 		}
@@ -277,10 +299,11 @@ func (s *Store) selectRows(ctx context.Context, db DBTX, job int64, l *Layout, f
 		switch {
 		case len(out) == limit:
 			return out, true, nil
-		case len(cands) < driverBatch:
+		case len(cands) < batch:
 			return out, false, nil
 		}
 		after = cands[len(cands)-1]
+		batch = min(2*batch, maxDriverBatch)
 	}
 	return out, true, nil
 }
@@ -356,7 +379,7 @@ func (s *Store) Count(ctx context.Context, job int64, f Filter, upTo int64) (int
 		return 0, err
 	}
 	var c conditions
-	filterConditions(job, &l, &f, &c)
+	filterConditions(job, &l, &f, &c, noDriver)
 	q := "SELECT r.row_no FROM " + rowsTable(job) + " r WHERE " + c.sql()
 	if upTo > 0 {
 		q += " LIMIT " + c.arg(upTo)
