@@ -205,6 +205,8 @@ var (
 	conversion     = regexp.MustCompile(`data conversion for column "([^"]*)" returned status value (\d+)`)
 	listedIn       = regexp.MustCompile(`^rejected by F&O: listed in the (.*) of execution`)
 	failedCount    = regexp.MustCompile(`^Results\. (\d+) record\(s\) failed in (\S+)`)
+	unbalanced     = regexp.MustCompile(`do not balance`)
+	notUnicode     = regexp.MustCompile(`not Unicode`)
 )
 
 // codes are the DMF error codes dmf-api.md and F&O's documentation name, in plain words.
@@ -231,77 +233,79 @@ var codes = map[string]Explanation{
 		Text: "The F&O source format uses another delimiter than the package. The F&O data project needs a format with the right delimiter."},
 }
 
-// explainFO explains one of F&O's messages; field is the field F&O gave with it.
-func explainFO(msg, field string) Explanation {
-	x := Explanation{Field: field}
-	if m := mustBeFilledIn.FindStringSubmatch(msg); m != nil {
+// foMessages are the F&O messages known by their shape: each pattern's submatches fill
+// in its explanation (see dmf/emulator/doc.go for the texts).
+var foMessages = []struct {
+	re      *regexp.Regexp
+	explain func(m []string, x *Explanation)
+}{
+	{mustBeFilledIn, func(m []string, x *Explanation) {
 		x.Title = "Value missing in F&O"
 		x.Text = fmt.Sprintf("F&O needs a value for '%s', and this row has none. Fill it in.", m[1])
-		return x
-	}
-	if m := oneMustBe.FindStringSubmatch(msg); m != nil {
+	}},
+	{oneMustBe, func(m []string, x *Explanation) {
 		x.Title = "One of several values missing in F&O"
 		x.Text = fmt.Sprintf("F&O needs at least one of the fields %s, and this row has none of them. Fill one in.", m[1])
-		return x
-	}
-	if m := notInRelated.FindStringSubmatch(msg); m != nil {
+	}},
+	{notInRelated, func(m []string, x *Explanation) {
 		x.Title = "Unknown in F&O"
 		x.Text = fmt.Sprintf("'%s' is not one of the %s in F&O, so F&O refused the row. Use an existing value for '%s', or have it created in F&O first.", m[1], m[3], m[2])
-		return x
-	}
-	if m := recordExists.FindStringSubmatch(msg); m != nil {
-		x.Code = "DMF1959"
-		x.Title = "Duplicate key"
+	}},
+	{recordExists, func(m []string, x *Explanation) {
+		x.Code, x.Title = "DMF1959", "Duplicate key"
 		x.Text = fmt.Sprintf("F&O already had a record in %s with this key (%s) from the same package, and refused this one. Make the key unique, or set the row aside when it is a repeat.", m[1], m[2])
-		return x
-	}
-	if m := conversion.FindStringSubmatch(msg); m != nil {
+	}},
+	{conversion, func(m []string, x *Explanation) {
 		if x.Field == "" {
 			x.Field = strings.ToUpper(m[1])
 		}
 		if m[2] == "4" {
 			x.Title = "Value too long for F&O"
 			x.Text = fmt.Sprintf("The value of %s is longer than F&O's field (or holds characters F&O's format cannot store). Shorten it.", m[1])
-		} else {
-			x.Title = "Value F&O cannot convert"
-			x.Text = fmt.Sprintf("F&O could not read the value of %s as the kind of value that field holds: a number, a date or one of its fixed values. Write numbers as 1234.56 and dates as 2025-01-31.", m[1])
+			return
 		}
-		if c := dmfCode.FindString(msg); c != "" {
-			x.Code = c
-		}
-		return x
-	}
-	if strings.Contains(msg, "do not balance") {
+		x.Title = "Value F&O cannot convert"
+		x.Text = fmt.Sprintf("F&O could not read the value of %s as the kind of value that field holds: a number, a date or one of its fixed values. Write numbers as 1234.56 and dates as 2025-01-31.", m[1])
+	}},
+	{unbalanced, func(_ []string, x *Explanation) {
 		x.Title = "Voucher does not balance"
 		x.Text = "The debit and credit lines of this voucher do not add up to zero, so F&O refused every line of it. Correct the amounts of the voucher's lines."
-		return x
-	}
-	if m := listedIn.FindStringSubmatch(msg); m != nil {
+	}},
+	{listedIn, func(m []string, x *Explanation) {
 		x.Title = "Refused by F&O"
 		x.Text = fmt.Sprintf("F&O listed this row among those it refused (in its %s) without a message about the row itself; the reasons it gave are on the chunk. Check the row's values against them.", m[1])
-		return x
-	}
-	if m := failedCount.FindStringSubmatch(msg); m != nil {
+	}},
+	{failedCount, func(m []string, x *Explanation) {
 		x.Title = "Records failed"
 		x.Text = fmt.Sprintf("F&O's summary: %s record(s) failed on the way to the %s. The rows it refused carry their own errors.", m[1], m[2])
-		return x
-	}
-	if strings.Contains(msg, "not Unicode") {
+	}},
+	{notUnicode, func(_ []string, x *Explanation) {
 		x.Title = "File not in Unicode"
 		x.Text = "F&O expected a Unicode file and could not read this one. The F&O data project's source format needs a look."
-		return x
-	}
-	if c := dmfCode.FindString(msg); c != "" {
-		x.Code = c
-		if known, ok := codes[c]; ok {
-			x.Title, x.Text = known.Title, known.Text
+	}},
+}
+
+// explainFO explains one of F&O's messages; field is the field F&O gave with it.
+func explainFO(msg, field string) Explanation {
+	x := Explanation{Field: field}
+	code := dmfCode.FindString(msg)
+	for _, known := range foMessages {
+		if m := known.re.FindStringSubmatch(msg); m != nil {
+			x.Code = code
+			known.explain(m, &x)
 			return x
 		}
-		x.Title = "Refused by F&O (" + c + ")"
-		x.Text = "F&O refused the row with error " + c + ": " + msg
-		return x
 	}
-	x.Title = "Refused by F&O"
-	x.Text = "F&O refused the row and said: " + msg
+	x.Code = code
+	switch known, ok := codes[code]; {
+	case ok:
+		x.Title, x.Text = known.Title, known.Text
+	case code != "":
+		x.Title = "Refused by F&O (" + code + ")"
+		x.Text = "F&O refused the row with error " + code + ": " + msg
+	default:
+		x.Title = "Refused by F&O"
+		x.Text = "F&O refused the row and said: " + msg
+	}
 	return x
 }

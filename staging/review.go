@@ -77,38 +77,25 @@ func openFilter(f Filter) (Filter, bool) {
 // becomes fixed, one that fails invalid with its new errors. Its source values stay as
 // read.
 func (s *Store) EditBatch(ctx context.Context, job int64, f Filter, set []FieldValue, check Recheck, after int64, limit int) (Batch, error) {
-	l, err := s.Layout(ctx, job)
-	if err != nil {
-		return Batch{}, err
-	}
-	if err := f.check(&l); err != nil {
-		return Batch{}, err
-	}
-	if len(set) == 0 {
-		return Batch{}, badFilter("an edit sets at least one field")
-	}
-	pos := make([]int, len(set))
-	for i, v := range set {
-		if err := l.checkValue(v); err != nil {
-			return Batch{}, err
+	var pos []int
+	prepare := func(l *Layout) error {
+		if len(set) == 0 {
+			return badFilter("an edit sets at least one field")
 		}
-		pos[i] = slices.Index(l.Fields, v.Field)
-		if slices.Index(pos[:i], pos[i]) >= 0 {
-			return Batch{}, badFilter("%s is set twice", v.Field)
+		pos = make([]int, len(set))
+		for i, v := range set {
+			if err := l.checkValue(v); err != nil {
+				return err
+			}
+			pos[i] = slices.Index(l.Fields, v.Field)
+			if slices.Index(pos[:i], pos[i]) >= 0 {
+				return badFilter("%s is set twice", v.Field)
+			}
+			set[i].Value = clean(v.Value)
 		}
-		set[i].Value = clean(v.Value)
+		return nil
 	}
-	sel, ok := openFilter(f)
-	if !ok {
-		return Batch{}, nil
-	}
-	var b Batch
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		stored, more, err := s.selectRows(ctx, tx, job, &l, &sel, after, pageSize(limit), true)
-		if err != nil || len(stored) == 0 {
-			return err
-		}
-		b.More, b.Last = more, stored[len(stored)-1].no
+	return s.actOnBatch(ctx, job, f, after, limit, "editing rows", prepare, func(tx pgx.Tx, l Layout, stored []storedRow, b *Batch) error {
 		n := len(stored)
 		nos, vals, raws, statuses := make([]int64, n), make([]string, n), make([]*string, n), make([]string, n)
 		edited := make([][]string, n)
@@ -174,8 +161,38 @@ func (s *Store) EditBatch(ctx context.Context, job int64, f Filter, set []FieldV
 		}
 		return recountGroups(ctx, tx, job, keys)
 	})
+}
+
+// actOnBatch runs one batch of an action on a job's open rows that match f: prepare
+// checks the action's arguments against the job's layout, then, in a transaction, apply
+// changes the rows selected (and locked), recording them in the batch.
+func (s *Store) actOnBatch(ctx context.Context, job int64, f Filter, after int64, limit int, what string,
+	prepare func(l *Layout) error, apply func(tx pgx.Tx, l Layout, stored []storedRow, b *Batch) error) (Batch, error) {
+	l, err := s.Layout(ctx, job)
 	if err != nil {
-		return Batch{}, fmt.Errorf("editing rows of job %d: %w", job, err)
+		return Batch{}, err
+	}
+	if err := f.check(&l); err != nil {
+		return Batch{}, err
+	}
+	if err := prepare(&l); err != nil {
+		return Batch{}, err
+	}
+	sel, ok := openFilter(f)
+	if !ok {
+		return Batch{}, nil
+	}
+	var b Batch
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		stored, more, err := s.selectRows(ctx, tx, job, &l, &sel, after, pageSize(limit), true)
+		if err != nil || len(stored) == 0 {
+			return err
+		}
+		b.More, b.Last = more, stored[len(stored)-1].no
+		return apply(tx, l, stored, &b)
+	})
+	if err != nil {
+		return Batch{}, fmt.Errorf("%s of job %d: %w", what, job, err)
 	}
 	return b, nil
 }
@@ -298,31 +315,17 @@ func (s *Store) duplicates(ctx context.Context, db DBTX, job int64, l *Layout, u
 // with a row number above after, in row order: they become skipped, are never sent to
 // F&O again and leave the queue.
 func (s *Store) RejectBatch(ctx context.Context, job int64, f Filter, reason string, after int64, limit int) (Batch, error) {
-	l, err := s.Layout(ctx, job)
-	if err != nil {
-		return Batch{}, err
-	}
-	if err := f.check(&l); err != nil {
-		return Batch{}, err
-	}
 	reason = strings.TrimSpace(clean(reason))
-	switch {
-	case reason == "":
-		return Batch{}, badFilter("setting rows aside needs a reason")
-	case utf8.RuneCountInString(reason) > MaxReason:
-		return Batch{}, badFilter("the reason is longer than %d characters", MaxReason)
-	}
-	sel, ok := openFilter(f)
-	if !ok {
-		return Batch{}, nil
-	}
-	var b Batch
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		stored, more, err := s.selectRows(ctx, tx, job, &l, &sel, after, pageSize(limit), true)
-		if err != nil || len(stored) == 0 {
-			return err
+	prepare := func(*Layout) error {
+		switch {
+		case reason == "":
+			return badFilter("setting rows aside needs a reason")
+		case utf8.RuneCountInString(reason) > MaxReason:
+			return badFilter("the reason is longer than %d characters", MaxReason)
 		}
-		b.More, b.Last = more, stored[len(stored)-1].no
+		return nil
+	}
+	return s.actOnBatch(ctx, job, f, after, limit, "setting rows aside", prepare, func(tx pgx.Tx, _ Layout, stored []storedRow, b *Batch) error {
 		nos := make([]int64, len(stored))
 		for i, r := range stored {
 			nos[i] = r.no
@@ -338,10 +341,6 @@ func (s *Store) RejectBatch(ctx context.Context, job int64, f Filter, reason str
 		}
 		return recountGroups(ctx, tx, job, keys)
 	})
-	if err != nil {
-		return Batch{}, fmt.Errorf("setting rows of job %d aside: %w", job, err)
-	}
-	return b, nil
 }
 
 // Resend says which rows a new attempt of a job sends to F&O, besides the valid rows

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/user"
@@ -85,6 +84,20 @@ func openOperator(cmd *cobra.Command, db *dbFlags, job int64) (*operatorSession,
 
 func (s *operatorSession) close() { s.pool.Close() }
 
+// withOperator runs fn in the operator session of the command's JOB argument.
+func withOperator(cmd *cobra.Command, db *dbFlags, args []string, fn func(s *operatorSession) error) error {
+	id, err := parseJobID(args[0])
+	if err != nil {
+		return err
+	}
+	s, err := openOperator(cmd, db, id)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	return fn(s)
+}
+
 func (s *operatorSession) stages() *imports.Stages { return s.worker.Stages() }
 
 // workAttempt works a job's attempt in the foreground, as `run` does, until the job
@@ -115,13 +128,21 @@ func (s *operatorSession) workAttempt(cmd *cobra.Command, db *dbFlags, asJSON bo
 	return jobsExit([]imports.JobSummary{sum})
 }
 
-// printAttempt says what a new attempt sends.
-func printAttempt(w io.Writer, a *imports.NewAttempt, detach bool) {
-	fmt.Fprintf(w, "job %d: attempt %d sends %s again as %s (%d-%d)\n", a.Job.ID, a.Attempt, plural(int(a.Rows), "row"),
-		plural(a.Chunks, "chunk"), a.FirstChunk, a.FirstChunk+a.Chunks-1)
-	if detach {
-		fmt.Fprintf(w, "the serve nodes work it; follow it with: pipeline jobs show %d\n", a.Job.ID)
+// followAttempt says what a new attempt sends and works it here until the job ends,
+// or, detached, leaves it to the serve nodes.
+func (s *operatorSession) followAttempt(cmd *cobra.Command, db *dbFlags, a *imports.NewAttempt, detach, asJSON bool) error {
+	w := cmd.OutOrStdout()
+	if !asJSON {
+		fmt.Fprintf(w, "job %d: attempt %d sends %s again as %s (%d-%d)\n", a.Job.ID, a.Attempt, plural(int(a.Rows), "row"),
+			plural(a.Chunks, "chunk"), a.FirstChunk, a.FirstChunk+a.Chunks-1)
 	}
+	if detach {
+		if !asJSON {
+			fmt.Fprintf(w, "the serve nodes work it; follow it with: pipeline jobs show %d\n", a.Job.ID)
+		}
+		return nil
+	}
+	return s.workAttempt(cmd, db, asJSON)
 }
 
 // explainOperator words the stages' refusals for an operator (exit status 1).
@@ -164,35 +185,23 @@ or there was nothing to send (a job that failed before its rows were staged: run
 project again); 64 for a bad argument. --json prints the job's summary at the end.`,
 		Args: usageArgs("JOB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseJobID(args[0])
-			if err != nil {
-				return err
-			}
-			s, err := openOperator(cmd, &db, id)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			res, err := s.stages().Retry(cmd.Context(), s.actor, id, !detach)
-			if err != nil {
-				return explainOperator(err, id)
-			}
-			out := cmd.OutOrStdout()
-			if res.Hurried {
-				if !s.job.Foreground || detach {
-					fmt.Fprintf(out, "job %d: its waiting steps run now\n", id)
-					return nil
+			return withOperator(cmd, &db, args, func(s *operatorSession) error {
+				id := s.job.ID
+				res, err := s.stages().Retry(cmd.Context(), s.actor, id, !detach)
+				if err != nil {
+					return explainOperator(err, id)
 				}
-				fmt.Fprintf(out, "job %d: its waiting steps run now, here\n", id)
-				return s.workAttempt(cmd, &db, asJSON)
-			}
-			if !asJSON {
-				printAttempt(out, res.Attempt, detach)
-			}
-			if detach {
-				return nil
-			}
-			return s.workAttempt(cmd, &db, asJSON)
+				out := cmd.OutOrStdout()
+				if res.Hurried {
+					if !s.job.Foreground || detach {
+						fmt.Fprintf(out, "job %d: its waiting steps run now\n", id)
+						return nil
+					}
+					fmt.Fprintf(out, "job %d: its waiting steps run now, here\n", id)
+					return s.workAttempt(cmd, &db, asJSON)
+				}
+				return s.followAttempt(cmd, &db, res.Attempt, detach, asJSON)
+			})
 		},
 	}
 	db.register(cmd)
@@ -221,26 +230,20 @@ A job that has already ended is an error (exit status 1). --json prints the job 
 jobs show --json does, without its trail.`,
 		Args: usageArgs("JOB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseJobID(args[0])
-			if err != nil {
+			return withOperator(cmd, &db, args, func(s *operatorSession) error {
+				id := s.job.ID
+				res, err := s.stages().Cancel(cmd.Context(), s.actor, id)
+				if err != nil {
+					return explainOperator(err, id)
+				}
+				out := cmd.OutOrStdout()
+				if asJSON {
+					return printJSON(out, newJobView(res.Job, "", time.Now()))
+				}
+				_, err = fmt.Fprintf(out, "job %d canceled: %s stopped, %s not imported wait in staging (pipeline jobs retry %d sends them again)\n",
+					id, plural(res.Steps, "step"), plural(int(res.NotImported), "row"), id)
 				return err
-			}
-			s, err := openOperator(cmd, &db, id)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			res, err := s.stages().Cancel(cmd.Context(), s.actor, id)
-			if err != nil {
-				return explainOperator(err, id)
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				return printJSON(out, newJobView(res.Job, "", time.Now()))
-			}
-			_, err = fmt.Fprintf(out, "job %d canceled: %s stopped, %s not imported wait in staging (pipeline jobs retry %d sends them again)\n",
-				id, plural(res.Steps, "step"), plural(int(res.NotImported), "row"), id)
-			return err
+			})
 		},
 	}
 	db.register(cmd)

@@ -841,13 +841,12 @@ type actionView struct {
 
 // runStagingAction runs an edit or reject from the command line, printing its progress
 // a batch at a time (on standard error) and its outcome.
-func runStagingAction(cmd *cobra.Command, db *dbFlags, job int64, a imports.Action, asJSON bool) error {
-	s, err := openOperator(cmd, db, job)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	ctx := cmd.Context()
+func runStagingAction(cmd *cobra.Command, db *dbFlags, args []string, a imports.Action, asJSON bool) error {
+	return withOperator(cmd, db, args, func(s *operatorSession) error { return s.runAction(cmd, db, a, asJSON) })
+}
+
+func (s *operatorSession) runAction(cmd *cobra.Command, db *dbFlags, a imports.Action, asJSON bool) error {
+	ctx, job := cmd.Context(), s.job.ID
 	if len(a.Filter.Rows) > 0 {
 		if err := checkNamedRows(ctx, staging.NewStore(s.pool), job, a.Filter.Rows); err != nil {
 			return err
@@ -931,10 +930,6 @@ them) and leave the error groups.
 Fixed rows wait for pipeline staging resubmit JOB, which sends them to F&O.`,
 		Args: usageArgs("JOB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			job, err := parseJobID(args[0])
-			if err != nil {
-				return err
-			}
 			filter, err := sel.filter(cmd)
 			if err != nil {
 				return err
@@ -946,7 +941,7 @@ Fixed rows wait for pipeline staging resubmit JOB, which sends them to F&O.`,
 			if err != nil {
 				return err
 			}
-			return runStagingAction(cmd, &db, job, imports.Action{Kind: jobhistory.ActionEdit, Filter: filter, Set: values}, asJSON)
+			return runStagingAction(cmd, &db, args, imports.Action{Kind: jobhistory.ActionEdit, Filter: filter, Set: values}, asJSON)
 		},
 	}
 	db.register(cmd)
@@ -973,10 +968,6 @@ that a job whose other rows are all imported ends succeeded once resubmitted.
 ` + selectionHelp,
 		Args: usageArgs("JOB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			job, err := parseJobID(args[0])
-			if err != nil {
-				return err
-			}
 			filter, err := sel.filter(cmd)
 			if err != nil {
 				return err
@@ -984,7 +975,7 @@ that a job whose other rows are all imported ends succeeded once resubmitted.
 			if strings.TrimSpace(reason) == "" {
 				return usageError(errors.New("--reason TEXT is required: why the rows are set aside"))
 			}
-			return runStagingAction(cmd, &db, job, imports.Action{Kind: jobhistory.ActionReject, Filter: filter, Reason: reason}, asJSON)
+			return runStagingAction(cmd, &db, args, imports.Action{Kind: jobhistory.ActionReject, Filter: filter, Reason: reason}, asJSON)
 		},
 	}
 	db.register(cmd)
@@ -1018,26 +1009,13 @@ in staging), 1 it failed, the job has not ended, or it has no fixed row; 64 for 
 argument. --json prints the job's summary at the end.`,
 		Args: usageArgs("JOB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			job, err := parseJobID(args[0])
-			if err != nil {
-				return err
-			}
-			s, err := openOperator(cmd, &db, job)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			a, err := s.stages().Resubmit(cmd.Context(), s.actor, job, !detach)
-			if err != nil {
-				return explainOperator(err, job)
-			}
-			if !asJSON {
-				printAttempt(cmd.OutOrStdout(), &a, detach)
-			}
-			if detach {
-				return nil
-			}
-			return s.workAttempt(cmd, &db, asJSON)
+			return withOperator(cmd, &db, args, func(s *operatorSession) error {
+				a, err := s.stages().Resubmit(cmd.Context(), s.actor, s.job.ID, !detach)
+				if err != nil {
+					return explainOperator(err, s.job.ID)
+				}
+				return s.followAttempt(cmd, &db, &a, detach, asJSON)
+			})
 		},
 	}
 	db.register(cmd)
