@@ -13,6 +13,7 @@ func JobCounts(read int64, c staging.Counts, notImported int64) jobhistory.JobCo
 	return jobhistory.JobCounts{
 		Read: read, Staged: c.Total, Invalid: c.Invalid,
 		Uploaded: c.Uploaded + c.Imported + byFO, Imported: c.Imported, Rejected: byFO, NotImported: notImported,
+		Skipped: c.Skipped,
 	}
 }
 
@@ -22,13 +23,15 @@ func Open(c staging.Counts) int64 { return c.Invalid + c.Rejected + c.Fixed }
 
 // JobOutcome is how an import job ends, from its staged rows once every chunk has ended
 // and the error recorded on the job (jobErr, "" for none): succeeded when every row was
-// imported or set aside by an operator (or there was none) and nothing failed the job;
-// partially succeeded when some rows were imported and others wait for an operator;
-// failed when nothing was imported and something is wrong (an error, or rows waiting).
+// imported or set aside by an operator (skipped: handled, like an imported one), or
+// there was none, and nothing failed the job; partially succeeded when some rows were
+// imported and others wait for an operator; failed when nothing was imported and
+// something is wrong (an error, or rows waiting).
 //
 // Rows still valid or uploaded (sent, with no verdict) cannot be left unaccounted: the
 // finalize marks them not imported before it asks (see Stages.Finalize).
 func JobOutcome(c staging.Counts, jobErr string) string {
+	// Handled rows (imported, skipped) are all that is not open or in flight.
 	open := Open(c) + c.Valid + c.Uploaded
 	switch {
 	case jobErr == "" && open == 0:

@@ -29,6 +29,9 @@ const (
 	StepPoll     StepKind = "poll"
 	StepFinalize StepKind = "finalize"
 	StepNotify   StepKind = "notify"
+	// StepBulk is an operator's action over many staged rows, in the background (see
+	// Stages.Act).
+	StepBulk StepKind = "bulk"
 )
 
 // Step is a step of an import job for a runner (River) to run: the job's, with the chunk
@@ -40,6 +43,8 @@ type Step struct {
 	Job       *jobhistory.Job
 	Chunk     int
 	Execution string
+	// Action is the audit entry of a bulk step.
+	Action int64
 }
 
 // Steps is the runner of the steps (package worker, on River).
@@ -54,6 +59,10 @@ type Steps interface {
 	Hurry(ctx context.Context, jobs []int64, executions []string) error
 	// Name is the runner's name of a kind of step, for messages ("dmfpipe.poll").
 	Name(kind StepKind) string
+	// Cancel cancels, in tx, every step of job that has not finished (those of its
+	// executions included) and returns how many there were; a running one is told to
+	// stop.
+	Cancel(ctx context.Context, tx pgx.Tx, job int64, executions []string) (int, error)
 }
 
 // Deps are what the stages work with.

@@ -247,7 +247,12 @@ func (s *Stages) buildPackage(ctx context.Context, c jobhistory.Chunk, spec data
 	if err != nil {
 		return fail(err)
 	}
-	err = s.staging(s.d.DB).EachRow(ctx, c.JobID, c.FirstRow, c.LastRow, packageStatuses, func(_ int64, vals []string) error {
+	// The rows of the chunk's own attempt: a chunk of a later attempt spans rows of earlier ones.
+	attempt, err := s.hist(s.d.DB).ChunkAttempt(ctx, c.JobID, c.No)
+	if err != nil {
+		return fail(err)
+	}
+	err = s.staging(s.d.DB).EachAttemptRow(ctx, c.JobID, attempt, c.FirstRow, c.LastRow, packageStatuses, func(_ int64, vals []string) error {
 		return pw.WriteRow(vals)
 	})
 	if err != nil {

@@ -1,7 +1,8 @@
 // Package jobhistory is the audit trail of every run and the store of the idempotency keys
 // of its external side effects, in the tables of migration 00001 (source_files, jobs,
-// chunks, dmf_executions, job_events), and of the file sightings that a file's stability
-// wait is measured from (file_sightings, migration 00005).
+// chunks, dmf_executions, job_events), of the file sightings that a file's stability
+// wait is measured from (file_sightings, migration 00005), and of operators' actions and
+// a job's later attempts (audit_entries, audit_rows, job_attempts, migration 00007).
 //
 // # The file ledger
 //
@@ -47,6 +48,15 @@
 // crash after sending is asked about, never re-sent blindly; then submitted, polled,
 // finished) and the job's event timeline. It records; the worker package decides what
 // runs next.
+//
+// # Attempts and the audit trail
+//
+// A job whose rows operators fixed is sent again as a new attempt (attempts.go): new
+// chunks after its others, one row in job_attempts, the job running again. Every
+// operator's action is an entry of the job's audit trail (audit.go, migration 00007):
+// who, when, what (the selection and values of an edit or rejection, its count, and per
+// row the values it replaced and the row's status before and after), readable per job
+// and per row.
 //
 // All methods run on a DBTX: a pool, a connection or a transaction.
 package jobhistory

@@ -48,6 +48,8 @@ type JobCounts struct {
 	// NotImported are valid rows whose chunk ended without F&O importing them (F&O did
 	// not reject them: they are not among Rejected).
 	NotImported int64 `json:"not_imported,omitempty"`
+	// Skipped are rows an operator set aside: they are never sent (again).
+	Skipped int64 `json:"skipped,omitempty"`
 }
 
 // Job is one row of the jobs table.
@@ -77,6 +79,9 @@ type Job struct {
 	DryRun bool
 	// Foreground is true for a job of a foreground `pipeline run`, which works its steps.
 	Foreground bool
+	// Attempt is the job's current attempt: 1, then one more each time operators send
+	// its rows again (see StartAttempt).
+	Attempt    int
 	CreatedAt  time.Time
 	StartedAt  time.Time
 	FinishedAt time.Time
@@ -165,8 +170,8 @@ func (s *Store) Job(ctx context.Context, id int64) (*Job, error) {
 // jobColumns are what scanJob reads, qualified so that they can be joined.
 const jobColumns = `jobs.id, jobs.project, jobs.kind, jobs.trigger, jobs.scheduled_for, jobs.status, jobs.stage,
 	jobs.source_file_id, jobs.environment, jobs.legal_entity, jobs.rows_read, jobs.rows_staged, jobs.rows_invalid,
-	jobs.rows_uploaded, jobs.rows_imported, jobs.rows_rejected, jobs.rows_not_imported, jobs.chunks_total, jobs.error, jobs.project_version,
-	jobs.execution_nonce, jobs.dry_run, jobs.foreground, jobs.created_at, jobs.started_at, jobs.finished_at`
+	jobs.rows_uploaded, jobs.rows_imported, jobs.rows_rejected, jobs.rows_not_imported, jobs.rows_skipped, jobs.chunks_total, jobs.error, jobs.project_version,
+	jobs.execution_nonce, jobs.dry_run, jobs.foreground, jobs.attempt, jobs.created_at, jobs.started_at, jobs.finished_at`
 
 // scanJob reads the jobColumns of row, then any extra columns selected after them.
 func scanJob(row pgx.Row, extra ...any) (Job, error) {
@@ -179,7 +184,8 @@ func scanJob(row pgx.Row, extra ...any) (Job, error) {
 	err := row.Scan(append([]any{
 		&j.ID, &j.Project, &j.Kind, &j.Trigger, &scheduled, &j.Status, &j.Stage, &fileID, &environment,
 		&legalEntity, &j.Counts.Read, &j.Counts.Staged, &j.Counts.Invalid, &j.Counts.Uploaded, &j.Counts.Imported,
-		&j.Counts.Rejected, &j.Counts.NotImported, &j.ChunksTotal, &jobErr, &j.ProjectVersion, &j.ExecutionNonce, &j.DryRun, &j.Foreground, &j.CreatedAt,
+		&j.Counts.Rejected, &j.Counts.NotImported, &j.Counts.Skipped, &j.ChunksTotal, &jobErr, &j.ProjectVersion, &j.ExecutionNonce, &j.DryRun, &j.Foreground,
+		&j.Attempt, &j.CreatedAt,
 		&started, &finished}, extra...)...)
 	if err != nil {
 		return j, err
@@ -262,10 +268,10 @@ func (s *Store) FinishIn(ctx context.Context, id int64, stage, status string, c 
 	}
 	return s.exec(ctx, id, "finishing", `
 		UPDATE jobs SET status = $2, stage = $11, rows_read = $3, rows_staged = $4, rows_invalid = $5,
-		       rows_uploaded = $6, rows_imported = $7, rows_rejected = $8, rows_not_imported = $10, error = coalesce($9, error),
+		       rows_uploaded = $6, rows_imported = $7, rows_rejected = $8, rows_not_imported = $10, rows_skipped = $12, error = coalesce($9, error),
 		       started_at = coalesce(started_at, now()), finished_at = coalesce(finished_at, now()), updated_at = now()
 		WHERE id = $1`,
-		status, c.Read, c.Staged, c.Invalid, c.Uploaded, c.Imported, c.Rejected, nullString(msg), c.NotImported, stage)
+		status, c.Read, c.Staged, c.Invalid, c.Uploaded, c.Imported, c.Rejected, nullString(msg), c.NotImported, stage, c.Skipped)
 }
 
 // Event is one entry of a job's timeline.

@@ -54,8 +54,20 @@ func (s *Store) CutChunks(ctx context.Context, job int64, size int, statuses ...
 // statuses, in row order, with its mapped values (fn must not keep the slice). An error
 // from fn stops the walk and is returned.
 func (s *Store) EachRow(ctx context.Context, job, first, last int64, statuses []Status, fn func(no int64, vals []string) error) error {
+	return s.eachRow(ctx, job, 0, first, last, statuses, fn)
+}
+
+// EachAttemptRow is EachRow for the rows a job attempt sent (1: the job's first run; see
+// StartAttempt): a chunk of a later attempt spans row numbers that rows of earlier
+// attempts have too, and its package must hold its own rows only.
+func (s *Store) EachAttemptRow(ctx context.Context, job int64, attempt int, first, last int64, statuses []Status, fn func(no int64, vals []string) error) error {
+	return s.eachRow(ctx, job, max(attempt, 1), first, last, statuses, fn)
+}
+
+func (s *Store) eachRow(ctx context.Context, job int64, attempt int, first, last int64, statuses []Status, fn func(no int64, vals []string) error) error {
 	rows, err := s.db.Query(ctx, `SELECT row_no, vals FROM `+rowsTable(job)+`
-		WHERE row_no BETWEEN $1 AND $2 AND status = ANY($3) ORDER BY row_no`, first, last, statuses)
+		WHERE row_no BETWEEN $1 AND $2 AND status = ANY($3) AND ($4 = 0 OR coalesce(attempt, 1) = $4) ORDER BY row_no`,
+		first, last, statuses, attempt)
 	if err != nil {
 		return fmt.Errorf("reading rows %d-%d of job %d: %w", first, last, job, err)
 	}
@@ -115,7 +127,19 @@ func (s *Store) RejectWithErrors(ctx context.Context, job int64, rule string, er
 	}
 	var n int64
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM `+errorsTable(job)+` WHERE rule = $1 AND row_no = ANY($2)`, rule, nos); err != nil {
+		tag, err := tx.Exec(ctx, `UPDATE `+rowsTable(job)+` SET status = 'rejected' WHERE row_no = ANY($1) AND status <> 'rejected'`, nos)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		// Errors of an earlier attempt that an operator dealt with stay, resolved.
+		deleted, err := tx.Query(ctx, `DELETE FROM `+errorsTable(job)+` WHERE rule = $1 AND row_no = ANY($2) AND NOT resolved
+			RETURNING field, rule`, rule, nos)
+		if err != nil {
+			return err
+		}
+		keys, err := collectKeys(deleted, nil)
+		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO `+errorsTable(job)+` (row_no, field, rule, message)
@@ -123,9 +147,10 @@ func (s *Store) RejectWithErrors(ctx context.Context, job int64, rule string, er
 			rule, nos, fields, msgs); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `UPDATE `+rowsTable(job)+` SET status = 'rejected' WHERE row_no = ANY($1) AND status <> 'rejected'`, nos)
-		n = tag.RowsAffected()
-		return err
+		for _, f := range fields {
+			keys = addKey(keys, groupKey{f, rule})
+		}
+		return recountGroups(ctx, tx, job, keys)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("storing the rejections of job %d: %w", job, err)
@@ -151,12 +176,15 @@ func (s *Store) MarkNotImported(ctx context.Context, job, first, last int64, fro
 			return err
 		}
 		n = int64(len(nos))
-		if _, err := tx.Exec(ctx, `DELETE FROM `+errorsTable(job)+` WHERE rule = $1 AND row_no = ANY($2)`, RuleNotImported, nos); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+errorsTable(job)+` WHERE rule = $1 AND row_no = ANY($2) AND NOT resolved`,
+			RuleNotImported, nos); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO `+errorsTable(job)+` (row_no, rule, message) SELECT unnest($1::bigint[]), $2, $3`,
-			nos, RuleNotImported, clean(why))
-		return err
+		if _, err = tx.Exec(ctx, `INSERT INTO `+errorsTable(job)+` (row_no, rule, message) SELECT unnest($1::bigint[]), $2, $3`,
+			nos, RuleNotImported, clean(why)); err != nil {
+			return err
+		}
+		return recountGroups(ctx, tx, job, []groupKey{{"", RuleNotImported}})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("marking rows %d-%d of job %d not imported: %w", first, last, job, err)
@@ -169,7 +197,7 @@ func (s *Store) MarkNotImported(ctx context.Context, job, first, last int64, fro
 func (s *Store) NotImported(ctx context.Context, job int64) (int64, error) {
 	var n int64
 	err := s.db.QueryRow(ctx, `SELECT count(DISTINCT e.row_no) FROM `+errorsTable(job)+` e JOIN `+rowsTable(job)+` r USING (row_no)
-		WHERE e.rule = $1 AND r.status = 'rejected'`, RuleNotImported).Scan(&n)
+		WHERE e.rule = $1 AND NOT e.resolved AND r.status = 'rejected'`, RuleNotImported).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("counting the rows of job %d not imported: %w", job, err)
 	}

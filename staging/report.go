@@ -15,7 +15,7 @@ import (
 // value the field had and the source value of the column the error names.
 var reportHeader = []string{"row", "line", "status", "column", "field", "rule", "message", "value", "source_value"}
 
-// eachReportLine streams a job's errors in row order as report lines.
+// eachReportLine streams a job's open errors in row order as report lines.
 func (s *Store) eachReportLine(ctx context.Context, job int64, fn func(line []string) error) error {
 	l, err := s.Layout(ctx, job)
 	if err != nil {
@@ -23,6 +23,7 @@ func (s *Store) eachReportLine(ctx context.Context, job int64, fn func(line []st
 	}
 	rows, err := s.db.Query(ctx, `SELECT e.row_no, r.line, r.status, e.col, e.field, e.rule, e.message, r.vals, r.raw
 		FROM `+errorsTable(job)+` e JOIN `+rowsTable(job)+` r USING (row_no)
+		WHERE NOT e.resolved
 		ORDER BY e.row_no, e.field, e.rule`)
 	if err != nil {
 		return fmt.Errorf("reading errors of job %d: %w", job, err)

@@ -7,6 +7,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dmfpipe/dmfpipe/validate"
 )
 
 // SetResult is what a set rule did to a job's rows.
@@ -93,8 +97,8 @@ func (s *Store) unique(ctx context.Context, job int64, fields []string, candidat
 			RETURNING 1
 		)
 		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)`
-	var res SetResult
-	if err := s.db.QueryRow(ctx, q, args...).Scan(&res.Flagged, &res.Invalidated); err != nil {
+	res, err := s.flag(ctx, job, groupKey{fields[0], string(validate.RuleUnique)}, q, args...)
+	if err != nil {
 		return SetResult{}, fmt.Errorf("checking unique %s of job %d: %w", label, job, err)
 	}
 	return res, nil
@@ -134,11 +138,24 @@ func (s *Store) Lookup(ctx context.Context, job int64, field, reference string, 
 			RETURNING 1
 		)
 		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)`
-	var res SetResult
-	if err := s.db.QueryRow(ctx, q, cleanAll(values), field, reference).Scan(&res.Flagged, &res.Invalidated); err != nil {
+	res, err := s.flag(ctx, job, groupKey{field, string(validate.RuleLookup)}, q, cleanAll(values), field, reference)
+	if err != nil {
 		return SetResult{}, fmt.Errorf("checking lookup %s of job %d against %s: %w", field, job, reference, err)
 	}
 	return res, nil
+}
+
+// flag runs a set rule's query (which answers the rows flagged and invalidated) and
+// recounts the rule's error group.
+func (s *Store) flag(ctx context.Context, job int64, group groupKey, q string, args ...any) (SetResult, error) {
+	var res SetResult
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, q, args...).Scan(&res.Flagged, &res.Invalidated); err != nil || res.Flagged == 0 {
+			return err
+		}
+		return recountGroups(ctx, tx, job, []groupKey{group})
+	})
+	return res, err
 }
 
 func cleanAll(ss []string) []string {

@@ -158,52 +158,6 @@ func TestRowsKeysetPagination(t *testing.T) {
 	}, errs)
 }
 
-func TestEditRejectResubmit(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	bad := validate.Error{Field: "NAME", Rule: "required", Msg: "is required"}
-	rows := []staging.Row{row(1, "A1", "n", "c"), row(2, "A2", "", "c"), row(3, "A3", "", "c")}
-	rows[1].Errors = []validate.Error{bad}
-	rows[2].Errors = []validate.Error{bad}
-	rows[1].Raw = []string{"a2", "", "c"}
-	b.stage(t, 4, layout, rows)
-
-	check := func(v []string) []validate.Error {
-		if v[1] == "" {
-			return []validate.Error{bad}
-		}
-		return nil
-	}
-	r, err := b.store.Edit(b.ctx, 4, 2, []string{"A2", "", "Brugge"}, check)
-	require.NoError(t, err)
-	assert.Equal(t, staging.StatusInvalid, r.Status)
-	assert.Equal(t, []string{"A2", "", "Brugge"}, r.Values)
-	assert.Equal(t, []string{"a2", "", "c"}, r.Raw, "source values stay as read")
-	require.Len(t, r.Errors, 1)
-
-	r, err = b.store.Edit(b.ctx, 4, 2, []string{"A2", "Name", "Brugge"}, check)
-	require.NoError(t, err)
-	assert.Equal(t, staging.StatusFixed, r.Status)
-	assert.Empty(t, r.Errors)
-	assert.Equal(t, []string{"a2", "", "c"}, r.Raw)
-
-	_, err = b.store.Edit(b.ctx, 4, 1, []string{"A1", "x", "y"}, check)
-	require.ErrorIs(t, err, staging.ErrNotEditable)
-	_, err = b.store.Edit(b.ctx, 4, 99, []string{"A1", "x", "y"}, check)
-	require.ErrorIs(t, err, staging.ErrNoRow)
-
-	n, err := b.store.Reject(b.ctx, 4, []int64{3})
-	require.NoError(t, err)
-	assert.Equal(t, int64(1), n)
-	n, err = b.store.Resubmit(b.ctx, 4)
-	require.NoError(t, err)
-	assert.Equal(t, int64(1), n)
-
-	c, err := b.store.Counts(b.ctx, 4)
-	require.NoError(t, err)
-	assert.Equal(t, staging.Counts{Total: 3, Valid: 2, Skipped: 1}, c)
-}
-
 func TestUniqueFlagsDuplicatesWithFirstLine(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

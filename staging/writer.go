@@ -204,7 +204,8 @@ func (w *Writer) Close(ctx context.Context) (Counts, error) {
 	return w.counts, nil
 }
 
-// markLoaded indexes a job's rows by number and records that they are all in.
+// markLoaded indexes a job's rows by number, counts their errors by group (see
+// groups.go) and records that they are all in.
 //
 // The row number index is built here rather than kept up during the COPY: a btree
 // insert per row cost the server 0.5 s per million rows, a sorted build after costs
@@ -220,6 +221,6 @@ func (s *Store) markLoaded(ctx context.Context, job int64) error {
 		if _, err := tx.Exec(ctx, "UPDATE staging_jobs SET loaded_at = now() WHERE job_id = $1", job); err != nil {
 			return fmt.Errorf("marking job %d staged: %w", job, err)
 		}
-		return nil
+		return countGroups(ctx, tx, job)
 	})
 }

@@ -94,14 +94,26 @@ type PollArgs struct {
 	ExecutionID string `json:"execution_id" river:"unique"`
 }
 
-// FinalizeArgs ends a job once every chunk has.
+// FinalizeArgs ends a job once every chunk has, once per attempt of the job.
 type FinalizeArgs struct {
 	JobID int64 `json:"job_id" river:"unique"`
+	// Attempt is the job's attempt when it was sent again (2 and up), 0 for the first:
+	// the first attempt's arguments are those of jobs from before attempts existed.
+	Attempt int `json:"attempt,omitempty" river:"unique"`
 }
 
-// NotifyArgs tells a project's people how a job ended.
+// NotifyArgs tells a project's people how a job ended, once per attempt of the job.
 type NotifyArgs struct {
-	JobID int64 `json:"job_id" river:"unique"`
+	JobID   int64 `json:"job_id" river:"unique"`
+	Attempt int   `json:"attempt,omitempty" river:"unique"`
+}
+
+// laterAttempt is a job attempt as its once-per-attempt steps name it: 0 for the first.
+func laterAttempt(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return n
 }
 
 // Kind and InsertOpts implement river.JobArgs and river.JobArgsWithInsertOpts.

@@ -14,6 +14,12 @@
 //	                                    onto the chunk's rows; the finalize after the last chunk
 //	finalize  (FinalizeArgs)            job status and counts, file to archive / errors folder
 //	notify    (NotifyArgs)              the notification, retried on its own
+//	bulk      (BulkArgs)                an operator's action over many staged rows, a batch
+//	                                    at a time with its progress (imports.Stages.Bulk)
+//
+// Finalize and notify run once per attempt of a job (a job sent again by its operators
+// ends again); cancelling a job cancels its River jobs (riverSteps.Cancel, River's
+// JobCancel) and a retry of a running job makes its waiting ones runnable (JobRetry).
 //
 // Idempotency: every stage may run again after a crash. A chunk's execution id is
 // <project>-<job>-<chunk>-<attempt> and is recorded (dmf_executions) before

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +48,7 @@ func queues(foreground string) map[string]river.QueueConfig {
 	if foreground == "" {
 		qs[scheduler.Queue] = river.QueueConfig{MaxWorkers: 2}
 		qs[QueueMaintenance] = river.QueueConfig{MaxWorkers: 1}
+		qs[QueueBulk] = river.QueueConfig{MaxWorkers: 1}
 	}
 	return qs
 }
@@ -79,9 +79,14 @@ func (r *riverSteps) args(s imports.Step) (river.JobArgs, *river.InsertOpts, err
 	case imports.StepPoll:
 		args = PollArgs{ExecutionID: s.Execution}
 	case imports.StepFinalize:
-		args = FinalizeArgs{JobID: s.Job.ID}
+		args = FinalizeArgs{JobID: s.Job.ID, Attempt: laterAttempt(s.Job.Attempt)}
 	case imports.StepNotify:
-		args = NotifyArgs{JobID: s.Job.ID}
+		args = NotifyArgs{JobID: s.Job.ID, Attempt: laterAttempt(s.Job.Attempt)}
+	case imports.StepBulk:
+		// An operator's action, on the cluster's queue whoever runs the job.
+		args := BulkArgs{EntryID: s.Action}
+		opts := args.InsertOpts()
+		return args, &opts, nil
 	default:
 		return nil, nil, fmt.Errorf("no runner for a %q step", s.Kind)
 	}
@@ -138,6 +143,8 @@ func (r *riverSteps) Name(kind imports.StepKind) string {
 		return PollArgs{}.Kind()
 	case imports.StepFinalize:
 		return FinalizeArgs{}.Kind()
+	case imports.StepBulk:
+		return BulkArgs{}.Kind()
 	}
 	return NotifyArgs{}.Kind()
 }
@@ -152,7 +159,7 @@ const hurryPage = 1000
 func (r *riverSteps) Hurry(ctx context.Context, jobs []int64, executions []string) error {
 	params := river.NewJobListParams().
 		States(rivertype.JobStateRetryable, rivertype.JobStateScheduled).
-		Kinds(IngestArgs{}.Kind(), UploadArgs{}.Kind(), PollArgs{}.Kind(), FinalizeArgs{}.Kind(), NotifyArgs{}.Kind()).
+		Kinds(stepKinds...).
 		First(hurryPage)
 	for {
 		res, err := r.w.client.JobList(ctx, params)
@@ -160,14 +167,7 @@ func (r *riverSteps) Hurry(ctx context.Context, jobs []int64, executions []strin
 			return fmt.Errorf("listing waiting steps: %w", err)
 		}
 		for _, j := range res.Jobs {
-			var a struct {
-				JobID       int64  `json:"job_id"`
-				ExecutionID string `json:"execution_id"`
-			}
-			if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
-				continue
-			}
-			if !slices.Contains(jobs, a.JobID) && (a.ExecutionID == "" || !slices.Contains(executions, a.ExecutionID)) {
+			if !namesJob(j.EncodedArgs, jobs, executions) {
 				continue
 			}
 			if _, err := r.w.client.JobRetry(ctx, j.ID); err != nil {

@@ -57,7 +57,7 @@ var ErrLivenessLost = errors.New("the node lost its database session and stopped
 // kinds are the River job kinds this package works, the ones the reclaimer may take.
 var kinds = []string{
 	scheduler.Kind, IngestArgs{}.Kind(), UploadArgs{}.Kind(), PollArgs{}.Kind(),
-	FinalizeArgs{}.Kind(), NotifyArgs{}.Kind(), PurgeArgs{}.Kind(), SweepArgs{}.Kind(),
+	FinalizeArgs{}.Kind(), NotifyArgs{}.Kind(), PurgeArgs{}.Kind(), SweepArgs{}.Kind(), BulkArgs{}.Kind(),
 }
 
 // Kinds are the River job kinds a worker runs.

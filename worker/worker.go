@@ -196,6 +196,8 @@ func New(d Deps) (*Worker, error) {
 		}})
 	river.AddWorker(workers, &step[NotifyArgs]{stage: stageNotify,
 		run: func(ctx context.Context, at imports.Attempt, a NotifyArgs) error { return st.Notify(ctx, at, a.JobID) }})
+	river.AddWorker(workers, &step[BulkArgs]{stage: stageBulk,
+		run: func(ctx context.Context, at imports.Attempt, a BulkArgs) error { return st.Bulk(ctx, at, a.EntryID) }})
 	river.AddWorker(workers, &step[PurgeArgs]{stage: stageMaintenance,
 		run: func(ctx context.Context, _ imports.Attempt, _ PurgeArgs) error { return w.purge(ctx) }})
 	river.AddWorker(workers, &step[SweepArgs]{stage: stageMaintenance,

@@ -24,7 +24,7 @@ import (
 
 func newJobsCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "jobs list|show",
+		Use:   "jobs list|show|retry|cancel",
 		Short: "List the job history; show one job's chunks, DMF executions and timeline",
 		Long: `jobs reads the job history that every serve node and every run records in the
 database: one job per file imported (or export run), with its counts per stage, the
@@ -34,7 +34,7 @@ job's event timeline.
   pipeline jobs list -c pipeline.yaml --project customers-csv --status failed
   pipeline jobs show -c pipeline.yaml 42`,
 	}
-	cmd.AddCommand(newJobsListCmd(), newJobsShowCmd())
+	cmd.AddCommand(newJobsListCmd(), newJobsShowCmd(), newJobsRetryCmd(), newJobsCancelCmd())
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dmfpipe/dmfpipe/imports"
+	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/staging"
 	"github.com/dmfpipe/dmfpipe/validate"
 )
@@ -23,14 +26,14 @@ import (
 const stagingPageLimit = 50
 
 // stagingNext tells an operator what comes after reviewing staged rows.
-const stagingNext = `Editing, rejecting and resubmitting rows come with the console; until then, correct
-the rows at their source (or the project's mapping) and import a file with them
-again: new content is never skipped as a duplicate.`
+const stagingNext = `To fix rows: pipeline staging edit JOB (re-validated on save), set rows aside
+with pipeline staging reject JOB, then send the fixed rows to F&O with pipeline staging
+resubmit JOB.`
 
 func newStagingCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "staging errors|rows|row",
-		Short: "Review an import job's staged rows and their errors (read-only)",
+		Use:   "staging errors|rows|row|edit|reject|resubmit",
+		Short: "Review an import job's staged rows and their errors; fix them, set them aside, send them again",
 		Long: `staging reads what an import job left in staging: every row of its file, valid or
 not, as mapped to the entity's fields and as read from the source, with the errors
 that made it invalid: ours (reading, mapping, row and set rules) and F&O's (rule "fo",
@@ -47,9 +50,18 @@ Staged rows are kept for database.staging_retention (30 days by default) after t
 job ends, then purged; a job that was never staged or was purged is an error (exit
 status 1). Take JOB from pipeline jobs list.
 
-These commands only read. ` + stagingNext,
+errors, rows and row only read. edit, reject and resubmit change rows, as the OS user
+(recorded in the job's audit trail), through the same functions as the console:
+
+  pipeline staging edit     -c pipeline.yaml 42 --row 7 --set CUSTOMERGROUPID=30
+  pipeline staging edit     -c pipeline.yaml 42 --where "CUSTOMERGROUPID=Retail " --set CUSTOMERGROUPID=10
+  pipeline staging reject   -c pipeline.yaml 42 --field CUSTOMERACCOUNT --rule unique --reason "repeats in the file"
+  pipeline staging resubmit -c pipeline.yaml 42
+
+` + stagingNext,
 	}
-	cmd.AddCommand(newStagingErrorsCmd(), newStagingRowsCmd(), newStagingRowCmd())
+	cmd.AddCommand(newStagingErrorsCmd(), newStagingRowsCmd(), newStagingRowCmd(),
+		newStagingEditCmd(), newStagingRejectCmd(), newStagingResubmitCmd())
 	return cmd
 }
 
@@ -522,6 +534,9 @@ func printStagedRows(w io.Writer, l staging.Layout, rows []staging.StagedRow, st
 			}
 			fmt.Fprintf(w, "  source: %s\n", strings.Join(pairs, " "))
 		}
+		if r.Reason != "" {
+			fmt.Fprintf(w, "  reason: %s\n", oneLine(r.Reason))
+		}
 		for _, e := range r.Errors {
 			fmt.Fprintf(w, "  error: %s\n", errorLine(e))
 		}
@@ -542,6 +557,12 @@ func printStagedRow(w io.Writer, job int64, l staging.Layout, r *staging.StagedR
 		fmt.Fprintf(tw, "sheet:\t%s\n", oneLine(l.Sheet))
 	}
 	fmt.Fprintf(tw, "status:\t%s\n", r.Status)
+	if r.Reason != "" {
+		fmt.Fprintf(tw, "reason:\t%s\n", oneLine(r.Reason))
+	}
+	if r.Attempt > 0 {
+		fmt.Fprintf(tw, "sent again:\tby attempt %d\n", r.Attempt)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -569,12 +590,23 @@ func printStagedRow(w io.Writer, job int64, l staging.Layout, r *staging.StagedR
 		return err
 	}
 
-	fmt.Fprintf(w, "\nerrors: %d\n", len(r.Errors))
-	if len(r.Errors) == 0 {
+	if err := printErrorTable(w, tw, "errors", r.Errors, true); err != nil {
+		return err
+	}
+	return printErrorTable(w, tw, "resolved errors (what was wrong before an operator dealt with the row)", r.Resolved, false)
+}
+
+// printErrorTable prints a titled table of a row's errors; always prints it when empty.
+func printErrorTable(w io.Writer, tw *tabwriter.Writer, title string, errs []validate.Error, always bool) error {
+	if len(errs) == 0 && !always {
+		return nil
+	}
+	fmt.Fprintf(w, "\n%s: %d\n", title, len(errs))
+	if len(errs) == 0 {
 		return nil
 	}
 	fmt.Fprintln(tw, "  FIELD\tRULE\tCOLUMN\tMESSAGE")
-	for _, e := range r.Errors {
+	for _, e := range errs {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", orDash(oneLine(e.Field)), oneLine(string(e.Rule)), orDash(oneLine(e.Column)), oneLine(e.Msg))
 	}
 	return tw.Flush()
@@ -671,11 +703,16 @@ type stagedRowView struct {
 	Values map[string]string `json:"values"`
 	Source map[string]string `json:"source"`
 	Errors []validate.Error  `json:"errors"`
+	// Reason, Attempt and Resolved are there only when the row has them.
+	Reason   string           `json:"reason,omitempty"`
+	Attempt  int              `json:"attempt,omitempty"`
+	Resolved []validate.Error `json:"resolved,omitempty"`
 }
 
 func newStagedRowView(l staging.Layout, r *staging.StagedRow, allSource bool) stagedRowView {
 	v := stagedRowView{Row: r.No, Line: r.Line, Sheet: l.Sheet, Status: r.Status,
-		Values: make(map[string]string, len(l.Fields)), Source: map[string]string{}, Errors: r.Errors}
+		Values: make(map[string]string, len(l.Fields)), Source: map[string]string{}, Errors: r.Errors,
+		Reason: r.Reason, Attempt: r.Attempt, Resolved: r.Resolved}
 	for i, f := range l.Fields {
 		v.Values[f] = valueAt(r.Values, i)
 	}
@@ -699,4 +736,290 @@ func newStagedRowView(l staging.Layout, r *staging.StagedRow, allSource bool) st
 type stagedRowDetailView struct {
 	Job int64 `json:"job"`
 	stagedRowView
+}
+
+// selectionFlags are how edit and reject name the rows they act on: the job's open rows
+// that match.
+type selectionFlags struct {
+	rows        []int64
+	field, rule string
+	where       []string
+}
+
+func (f *selectionFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.Int64SliceVar(&f.rows, "row", nil, "these rows (repeat, or separate with commas)")
+	fl.StringVar(&f.field, "field", "", "the rows with an open error on this field ('' for errors on no field); with --rule, of that rule")
+	fl.StringVar(&f.rule, "rule", "", "the rows with an open error of this rule (with --field, on that field); fo: the rows F&O rejected")
+	fl.StringArrayVar(&f.where, "where", nil, "FIELD=VALUE: the rows whose mapped FIELD is VALUE (repeat: all must hold)")
+}
+
+// filter is the selection the flags name; exactly one kind of selection is required.
+func (f *selectionFlags) filter(cmd *cobra.Command) (staging.Filter, error) {
+	fl := cmd.Flags()
+	byError := fl.Changed("field") || fl.Changed("rule")
+	kinds := 0
+	for _, set := range []bool{len(f.rows) > 0, byError, len(f.where) > 0} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds != 1 {
+		return staging.Filter{}, usageError(errors.New("name the rows with one of --row N..., --field F [--rule R] (or --rule R) and --where FIELD=VALUE..."))
+	}
+	var sel staging.Filter
+	switch {
+	case len(f.rows) > 0:
+		for _, n := range f.rows {
+			if n < 1 {
+				return sel, usageError(fmt.Errorf("--row must be a row number (a positive number), got %d", n))
+			}
+		}
+		sel.Rows = slices.Clone(f.rows)
+	case byError:
+		m := &staging.ErrorMatch{Rule: validate.Rule(f.rule)}
+		if fl.Changed("field") {
+			m.Field = &f.field
+		}
+		sel.Error = m
+	default:
+		vals, err := parseFieldValues("--where", f.where)
+		if err != nil {
+			return sel, err
+		}
+		sel.Where = vals
+	}
+	return sel, nil
+}
+
+// parseFieldValues reads FIELD=VALUE arguments of a flag.
+func parseFieldValues(flag string, args []string) ([]staging.FieldValue, error) {
+	out := make([]staging.FieldValue, 0, len(args))
+	for _, a := range args {
+		f, v, ok := strings.Cut(a, "=")
+		if !ok || f == "" {
+			return nil, usageError(fmt.Errorf("%s takes FIELD=VALUE, got %q", flag, a))
+		}
+		out = append(out, staging.FieldValue{Field: strings.ToUpper(strings.TrimSpace(f)), Value: v})
+	}
+	return out, nil
+}
+
+// checkNamedRows reports named rows that a job does not have or that are not open, so
+// that an operator who names a row learns why it is left alone.
+func checkNamedRows(ctx context.Context, store *staging.Store, job int64, rows []int64) error {
+	found, err := store.RowPage(ctx, job, staging.Filter{Rows: rows}, 0, staging.MaxPage)
+	if err != nil {
+		return explainOperator(err, job)
+	}
+	byNo := make(map[int64]staging.Status, len(found))
+	for _, r := range found {
+		byNo[r.No] = r.Status
+	}
+	var problems []string
+	for _, n := range rows {
+		st, ok := byNo[n]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("job %d has no staged row %d", job, n))
+		case !staging.IsOpen(st):
+			problems = append(problems, fmt.Sprintf("row %d is %s", n, st))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s: only invalid, rejected and fixed rows are changed", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// actionView is what edit and reject print with --json.
+type actionView struct {
+	Job      int64            `json:"job"`
+	Entry    jobhistory.Entry `json:"entry"`
+	Outcomes map[string]int64 `json:"outcomes"`
+}
+
+// runStagingAction runs an edit or reject from the command line, printing its progress
+// a batch at a time (on standard error) and its outcome.
+func runStagingAction(cmd *cobra.Command, db *dbFlags, args []string, a imports.Action, asJSON bool) error {
+	return withOperator(cmd, db, args, func(s *operatorSession) error { return s.runAction(cmd, db, a, asJSON) })
+}
+
+func (s *operatorSession) runAction(cmd *cobra.Command, db *dbFlags, a imports.Action, asJSON bool) error {
+	ctx, job := cmd.Context(), s.job.ID
+	if len(a.Filter.Rows) > 0 {
+		if err := checkNamedRows(ctx, staging.NewStore(s.pool), job, a.Filter.Rows); err != nil {
+			return err
+		}
+	}
+	progress := func(e jobhistory.Entry) {
+		if !asJSON && e.Matched > InlineProgress {
+			fmt.Fprintf(cmd.ErrOrStderr(), "job %d: %d of %d rows\n", job, e.Rows, e.Matched)
+		}
+	}
+	e, err := s.stages().RunAction(ctx, s.actor, job, a, progress)
+	if err != nil {
+		return explainOperator(err, job)
+	}
+	outcomes, err := jobhistory.NewAudit(s.pool).Outcomes(ctx, e.ID)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if asJSON {
+		return printJSON(w, actionView{Job: job, Entry: e, Outcomes: outcomes})
+	}
+	verb := map[string]string{jobhistory.ActionEdit: "edited", jobhistory.ActionReject: "set aside"}[a.Kind]
+	fmt.Fprintf(w, "job %d: %s %s (audit entry %d)", job, plural(int(e.Rows), "row"), verb, e.ID)
+	if a.Kind == jobhistory.ActionEdit {
+		fmt.Fprintf(w, ": %d fixed, %d still invalid", outcomes[string(staging.StatusFixed)], outcomes[string(staging.StatusInvalid)])
+	}
+	fmt.Fprintln(w)
+	if n := outcomes[string(staging.StatusInvalid)]; n > 0 && a.Kind == jobhistory.ActionEdit {
+		fmt.Fprintf(w, "the rows still invalid have new errors: pipeline staging errors %d -c %s\n", job, db.configPath)
+	}
+	if n := outcomes[string(staging.StatusFixed)]; n > 0 {
+		fmt.Fprintf(w, "send the fixed rows to F&O with: pipeline staging resubmit %d -c %s\n", job, db.configPath)
+	}
+	return nil
+}
+
+// InlineProgress is the size of an action above which the CLI prints its progress.
+const InlineProgress = 5000
+
+const selectionHelp = `The rows are the job's open rows (invalid, rejected by F&O or not imported, fixed)
+that match one selection:
+
+  --row N...                 these rows (pipeline staging rows lists them)
+  --field F [--rule R]       the rows with an open error on field F (of rule R): one
+                             group of pipeline staging errors; --field '' for errors
+                             on no field
+  --rule R                   the rows with an open error of rule R on any field;
+                             --rule fo selects the rows F&O rejected
+  --where FIELD=VALUE...     the rows whose mapped FIELD is VALUE exactly (repeat: all
+                             must hold)
+
+A large selection is worked a batch at a time (a few thousand rows per transaction),
+with its progress on standard error. The action is one entry of the job's audit trail,
+with its selection, who acted (the OS user) and, for each row, what changed.
+--json prints the entry and how many rows ended in each status.
+
+A selection without an open row, or a named row that is not open, is an error (exit
+status 1); a bad argument, an unknown field or a value with a control character is a
+usage error (exit status 64).`
+
+func newStagingEditCmd() *cobra.Command {
+	var (
+		db     dbFlags
+		sel    selectionFlags
+		set    []string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "edit JOB -c CFG (--row N... | --field F [--rule R] | --where FIELD=VALUE...) --set FIELD=VALUE... [--json]",
+		Short: "Set field values on a job's open rows and re-validate them",
+		Long: `edit sets the mapped values --set names on rows of job JOB, then re-validates each
+row with the project's rules and the entity catalog (types, lengths, mandatory fields,
+reference lists, unique keys across the job's rows): a row that passes becomes fixed,
+one that fails stays invalid with its new errors. The row's source values stay as
+read. Its earlier errors are kept on the row as resolved (pipeline staging row shows
+them) and leave the error groups.
+
+` + selectionHelp + `
+
+Fixed rows wait for pipeline staging resubmit JOB, which sends them to F&O.`,
+		Args: usageArgs("JOB"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			filter, err := sel.filter(cmd)
+			if err != nil {
+				return err
+			}
+			if len(set) == 0 {
+				return usageError(errors.New("--set FIELD=VALUE is required: the values to set"))
+			}
+			values, err := parseFieldValues("--set", set)
+			if err != nil {
+				return err
+			}
+			return runStagingAction(cmd, &db, args, imports.Action{Kind: jobhistory.ActionEdit, Filter: filter, Set: values}, asJSON)
+		},
+	}
+	db.register(cmd)
+	sel.register(cmd)
+	cmd.Flags().StringArrayVar(&set, "set", nil, "FIELD=VALUE: the value to set (repeat for several fields)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the audit entry and the rows' new statuses as JSON")
+	return cmd
+}
+
+func newStagingRejectCmd() *cobra.Command {
+	var (
+		db     dbFlags
+		sel    selectionFlags
+		reason string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "reject JOB -c CFG (--row N... | --field F [--rule R] | --where FIELD=VALUE...) --reason TEXT [--json]",
+		Short: "Set a job's open rows aside, with a reason: they are never sent to F&O",
+		Long: `reject sets rows of job JOB aside (status skipped) with the --reason given: they are
+never sent to F&O, leave the queue and the error groups, and count as dealt with, so
+that a job whose other rows are all imported ends succeeded once resubmitted.
+
+` + selectionHelp,
+		Args: usageArgs("JOB"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			filter, err := sel.filter(cmd)
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(reason) == "" {
+				return usageError(errors.New("--reason TEXT is required: why the rows are set aside"))
+			}
+			return runStagingAction(cmd, &db, args, imports.Action{Kind: jobhistory.ActionReject, Filter: filter, Reason: reason}, asJSON)
+		},
+	}
+	db.register(cmd)
+	sel.register(cmd)
+	cmd.Flags().StringVar(&reason, "reason", "", "why the rows are set aside (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the audit entry as JSON")
+	return cmd
+}
+
+func newStagingResubmitCmd() *cobra.Command {
+	var (
+		db             dbFlags
+		asJSON, detach bool
+	)
+	cmd := &cobra.Command{
+		Use:   "resubmit JOB -c CFG [--detach] [--json]",
+		Short: "Send a job's fixed rows to F&O as a new attempt and wait for it",
+		Long: `resubmit sends the rows operators fixed in job JOB (and any valid row never sent) to
+F&O as a new attempt of the same job, as the OS user (recorded in the job's audit
+trail): new chunks numbered after the job's others, through the same upload and poll
+stages, definition groups, lanes and request limits as the first attempt. F&O's
+verdict comes back onto the rows: imported, or rejected again with F&O's new errors.
+The job runs again and ends succeeded once every row is imported or set aside.
+
+The attempt is worked here, with its progress, until the job ends (as run works its
+jobs); --detach leaves it to the serve nodes and returns at once. An interrupted
+attempt resumes at the next pipeline run of the job's project.
+
+Exit status as for run: 0 the job succeeded, 2 it partially succeeded (rows still wait
+in staging), 1 it failed, the job has not ended, or it has no fixed row; 64 for a bad
+argument. --json prints the job's summary at the end.`,
+		Args: usageArgs("JOB"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withOperator(cmd, &db, args, func(s *operatorSession) error {
+				a, err := s.stages().Resubmit(cmd.Context(), s.actor, s.job.ID, !detach)
+				if err != nil {
+					return explainOperator(err, s.job.ID)
+				}
+				return s.followAttempt(cmd, &db, &a, detach, asJSON)
+			})
+		},
+	}
+	db.register(cmd)
+	cmd.Flags().BoolVar(&detach, "detach", false, "leave the new attempt to the serve nodes and return at once")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the job's summary as JSON when it ends")
+	return cmd
 }

@@ -70,7 +70,7 @@ func cityPattern() validate.Error {
 // stageCustomers stages twelve rows with three groups of errors and rows in four
 // statuses:
 //
-//	NAME required     rows 2, 4, 7, 8, 9 (9 skipped by an operator)
+//	NAME required     rows 2, 4, 7, 8 (and 9, skipped by an operator: dealt with)
 //	CITY pattern      rows 4, 5
 //	- read.ragged_row row 6
 //	valid             rows 1, 3, 11, 12; fixed: row 10
@@ -100,11 +100,12 @@ func (b *stagingBundle) stageCustomers(t *testing.T) int64 {
 		rows = append(rows, r)
 	}
 	job := b.stage(t, customersLayout, rows)
-	_, err := b.store.Edit(b.ctx, job, 10, []string{"A10", "Name 10", "Gent"}, func([]string) []validate.Error { return nil })
+	_, err := b.store.EditBatch(b.ctx, job, staging.Filter{Rows: []int64{10}}, []staging.FieldValue{{Field: "NAME", Value: "Name 10"}},
+		staging.Recheck{}, 0, 1)
 	require.NoError(t, err)
-	n, err := b.store.Reject(b.ctx, job, []int64{9})
+	batch, err := b.store.RejectBatch(b.ctx, job, staging.Filter{Rows: []int64{9}}, "a repeat", 0, 1)
 	require.NoError(t, err)
-	require.Equal(t, int64(1), n)
+	require.Len(t, batch.Changes, 1)
 	return job
 }
 
@@ -128,7 +129,7 @@ func TestStagingErrorsSummary(t *testing.T) {
 
 errors by field and rule: 3
   FIELD  RULE             ROWS  FIRST ROW
-  NAME   required         5     2
+  NAME   required         4     2
   CITY   pattern          2     4
   -      read.ragged_row  1     6
 to list a group's rows, add its --field and --rule (e.g. --field NAME --rule required)
@@ -162,7 +163,7 @@ func TestStagingErrorsGroupPaging(t *testing.T) {
 	hint := regexp.MustCompile(`(?m)^more errors: add --after (\d+) for the next page\n\z`)
 	groupRows := func(out string) []string {
 		t.Helper()
-		_, page, ok := strings.Cut(out, "\nfield NAME, rule required: 5 rows\n  ROW  LINE  COLUMN  MESSAGE\n")
+		_, page, ok := strings.Cut(out, "\nfield NAME, rule required: 4 rows\n  ROW  LINE  COLUMN  MESSAGE\n")
 		require.True(t, ok, out)
 		return strings.Split(strings.TrimSuffix(hint.ReplaceAllString(page, ""), "\n"), "\n")
 	}
@@ -179,24 +180,17 @@ func TestStagingErrorsGroupPaging(t *testing.T) {
 	out, code = b.cli(t, "errors", id, "--field", "NAME", "--rule", "required", "--limit", "2", "--after", m[1])
 	require.Equal(t, exitOK, code, out)
 	assert.Equal(t, []string{"  7    9     name    is required", "  8    10    name    is required"}, groupRows(out))
-	m = hint.FindStringSubmatch(out)
-	require.NotNil(t, m, out)
-	assert.Equal(t, "8", m[1])
-
-	out, code = b.cli(t, "errors", id, "--field", "NAME", "--rule", "required", "--limit", "2", "--after", m[1])
-	require.Equal(t, exitOK, code, out)
-	assert.Equal(t, []string{"  9    11    name    is required"}, groupRows(out))
-	assert.NotRegexp(t, hint, out, "the last page")
+	assert.NotRegexp(t, hint, out, "the last page: row 9, set aside, is no longer in the group")
 
 	// A page that ends exactly at the group's last row has no hint.
-	out, code = b.cli(t, "errors", id, "--field", "NAME", "--rule", "required", "--limit", "3", "--after", "4")
+	out, code = b.cli(t, "errors", id, "--field", "NAME", "--rule", "required", "--limit", "3", "--after", "2")
 	require.Equal(t, exitOK, code, out)
 	assert.Len(t, groupRows(out), 3)
 	assert.NotRegexp(t, hint, out)
 
-	out, code = b.cli(t, "errors", id, "--field", "NAME", "--rule", "required", "--after", "9")
+	out, code = b.cli(t, "errors", id, "--field", "NAME", "--rule", "required", "--after", "8")
 	require.Equal(t, exitOK, code, out)
-	assert.True(t, strings.HasSuffix(out, "\nfield NAME, rule required: 5 rows\nno more errors after row 9\n"), out)
+	assert.True(t, strings.HasSuffix(out, "\nfield NAME, rule required: 4 rows\nno more errors after row 8\n"), out)
 
 	// A group without a field; a message with a newline stays on its line.
 	out, code = b.cli(t, "errors", id, "--field", "", "--rule", "read.ragged_row")
@@ -226,7 +220,7 @@ func TestStagingErrorsJSON(t *testing.T) {
 		"counts": map[string]any{"total": 12.0, "valid": 4.0, "invalid": 6.0, "uploaded": 0.0, "imported": 0.0,
 			"rejected": 0.0, "fixed": 1.0, "skipped": 1.0},
 		"summary": []any{
-			map[string]any{"field": "NAME", "rule": "required", "rows": 5.0, "first_row": 2.0},
+			map[string]any{"field": "NAME", "rule": "required", "rows": 4.0, "first_row": 2.0},
 			map[string]any{"field": "CITY", "rule": "pattern", "rows": 2.0, "first_row": 4.0},
 			map[string]any{"field": "", "rule": "read.ragged_row", "rows": 1.0, "first_row": 6.0},
 		},
@@ -275,7 +269,6 @@ var wantReport = [][]string{
 	{"6", "8", "invalid", "", "", "read.ragged_row", "4 fields, header has 3", "", ""},
 	{"7", "9", "invalid", "name", "NAME", "required", "is required", "", ""},
 	{"8", "10", "invalid", "name", "NAME", "required", "is required", "", ""},
-	{"9", "11", "skipped", "name", "NAME", "required", "is required", "", ""},
 }
 
 func TestStagingErrorsCSV(t *testing.T) {
@@ -407,7 +400,7 @@ more rows: add --after 6 for the next page
 
 	out, code = b.cli(t, "rows", id, "--status", "skipped")
 	require.Equal(t, exitOK, code, out)
-	assert.Equal(t, "row 9 (line 11): skipped\n  ACCOUNT=A9 NAME=\"\" CITY=Gent\n  error: NAME required (column name): is required\n", out)
+	assert.Equal(t, "row 9 (line 11): skipped\n  ACCOUNT=A9 NAME=\"\" CITY=Gent\n  reason: a repeat\n", out)
 	out, code = b.cli(t, "rows", id, "--status", "rejected")
 	require.Equal(t, exitOK, code, out)
 	assert.Equal(t, "no rejected rows\n", out)
@@ -651,7 +644,7 @@ func TestStagingHelp(t *testing.T) {
 		out, code := runCLI(t, "staging", sub, "--help")
 		require.Equal(t, exitOK, code, out)
 		out = strings.Join(strings.Fields(out), " ")
-		assert.Contains(t, out, "Editing, rejecting and resubmitting rows come with the console", sub)
+		assert.Contains(t, out, "To fix rows: pipeline staging edit JOB", sub)
 		assert.Contains(t, out, "--database-url", sub)
 	}
 }
@@ -666,4 +659,41 @@ func assertOnlyFiles(t *testing.T, dir string, names ...string) {
 		got = append(got, e.Name())
 	}
 	assert.Equal(t, names, got)
+}
+
+func TestStagingEditRejectResubmitUsage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"edit", "1", "--set", "NAME=x"}, "name the rows with one of --row N..."},
+		{[]string{"edit", "1", "--row", "2", "--field", "NAME", "--set", "NAME=x"}, "name the rows with one of --row N..."},
+		{[]string{"edit", "1", "--rule", "fo", "--where", "NAME=x", "--set", "NAME=x"}, "name the rows with one of --row N..."},
+		{[]string{"edit", "1", "--row", "2"}, "--set FIELD=VALUE is required"},
+		{[]string{"edit", "1", "--row", "0", "--set", "NAME=x"}, "--row must be a row number (a positive number), got 0"},
+		{[]string{"edit", "1", "--row", "2", "--set", "NAME"}, `--set takes FIELD=VALUE, got "NAME"`},
+		{[]string{"edit", "1", "--where", "=x", "--set", "NAME=x"}, `--where takes FIELD=VALUE, got "=x"`},
+		{[]string{"edit", "x", "--row", "2", "--set", "NAME=x"}, `JOB must be a job id (a positive number), got "x"`},
+		{[]string{"reject", "1", "--row", "2"}, "--reason TEXT is required"},
+		{[]string{"reject", "1", "--row", "2", "--reason", "  "}, "--reason TEXT is required"},
+		{[]string{"reject", "1", "--reason", "gone"}, "name the rows with one of --row N..."},
+		{[]string{"resubmit"}, "resubmit takes one JOB, got 0 arguments"},
+	} {
+		out, code := runCLI(t, append([]string{"staging"}, tc.args...)...)
+		assert.Equal(t, exitUsage, code, "%v: %s", tc.args, out)
+		assert.Contains(t, out, tc.want, "%v", tc.args)
+	}
+	for _, sub := range []string{"edit", "reject", "resubmit"} {
+		out, code := runCLI(t, "staging", sub, "--help")
+		require.Equal(t, exitOK, code, out)
+		assert.Contains(t, strings.Join(strings.Fields(out), " "), "audit trail", sub)
+	}
+	for _, sub := range []string{"retry", "cancel"} {
+		out, code := runCLI(t, "jobs", sub, "--help")
+		require.Equal(t, exitOK, code, out)
+		assert.Contains(t, strings.Join(strings.Fields(out), " "), "audit trail", sub)
+		out, code = runCLI(t, "jobs", sub, "abc")
+		assert.Equal(t, exitUsage, code, out)
+	}
 }
