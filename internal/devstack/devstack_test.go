@@ -179,3 +179,22 @@ func TestPostgresAsRootNeedsADirectoryNobodyReaches(t *testing.T) {
 	err := NewPostgres("").Start(context.Background(), dir)
 	require.ErrorContains(t, err, "must be reachable by \"nobody\"")
 }
+
+// Chromium is found (or installed as root) and starts headless.
+func TestChromiumIsFoundAndRuns(t *testing.T) {
+	t.Parallel()
+	c := NewChromium()
+	err := c.Start(t.Context(), "")
+	if errors.Is(err, ErrNotInstalled) {
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); !ci {
+			t.Skip(err)
+		}
+	}
+	require.NoError(t, err)
+	require.True(t, c.Running())
+	assert.Equal(t, c.Path, c.Env()[EnvChromium])
+	out, err := exec.CommandContext(t.Context(), c.Path, "--headless", "--no-sandbox", "--disable-gpu",
+		"--dump-dom", "data:text/html,<p>dmfpipe</p>").Output()
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "<p>dmfpipe</p>")
+}

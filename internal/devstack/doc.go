@@ -1,6 +1,6 @@
 // Package devstack starts and stops the services that dmfpipe's tests and `pipeline dev`
 // use on this machine: a throwaway PostgreSQL cluster, the Azurite Blob emulator, Mailpit
-// for SMTP and an OpenSSH server for SFTP.
+// for SMTP, an OpenSSH server for SFTP, and Chromium for the console's browser tests.
 //
 // Every service listens on 127.0.0.1 on a port the kernel hands out (never a fixed one),
 // keeps its files in the directory given to Start, and runs in a session of its own so that
@@ -21,6 +21,9 @@
 //   - Mailpit: the Go module pinned by tools/mailpit/go.mod, built with `go build` into a
 //     binary path the caller chooses when it is missing or older than that go.mod.
 //   - OpenSSH: /usr/sbin/sshd, installed with apt-get when missing and running as root.
+//   - Chromium (a tool the browser tests start themselves, not a server): /usr/bin/chromium
+//     or another name on PATH, Debian's chromium package installed with apt-get when
+//     missing and running as root.
 //
 // A tool that is missing and that the stack may not install makes Start fail with an error
 // wrapping ErrNotInstalled that says what to install.

@@ -23,6 +23,8 @@ const (
 	EnvSFTPKnownHosts = "PIPELINE_TEST_SFTP_KNOWN_HOSTS"
 	// EnvSFTPRoot is an absolute directory on the server the tests may write in.
 	EnvSFTPRoot = "PIPELINE_TEST_SFTP_ROOT"
+	// EnvChromium is the path of a Chromium executable for the browser tests.
+	EnvChromium = "PIPELINE_TEST_CHROMIUM"
 )
 
 // Service is one service process of the stack. Constructors only allocate; Start does the
@@ -44,4 +46,5 @@ var (
 	_ Service = (*Azurite)(nil)
 	_ Service = (*Mailpit)(nil)
 	_ Service = (*SSHD)(nil)
+	_ Service = (*Chromium)(nil)
 )

@@ -189,17 +189,8 @@ func findSSHD(ctx context.Context) (string, error) {
 			"`apt-get install openssh-server` (the stack installs it itself when run as root): %w",
 			sshdPath, ErrNotInstalled)
 	}
-	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	update := exec.CommandContext(ctx, "apt-get", "-o", "DPkg::Lock::Timeout=300", "update")
-	update.Env = env
-	if err := runLogged(update); err != nil {
-		return "", fmt.Errorf("sshd: installing openssh-server: %w", err)
-	}
-	install := exec.CommandContext(ctx, "apt-get", "-o", "DPkg::Lock::Timeout=300",
-		"install", "-y", "--no-install-recommends", "openssh-server")
-	install.Env = env
-	if err := runLogged(install); err != nil {
-		return "", fmt.Errorf("sshd: installing openssh-server: %w", err)
+	if err := aptInstall(ctx, "openssh-server"); err != nil {
+		return "", fmt.Errorf("sshd: %w", err)
 	}
 	if _, err := os.Stat(sshdPath); err != nil {
 		return "", errors.New("sshd: openssh-server is installed but " + sshdPath + " is missing")

@@ -134,6 +134,12 @@ func Mailpit(t testing.TB) (smtpAddr, apiURL string) {
 	return v[0], v[1]
 }
 
+// Chromium returns the path of a Chromium executable for a browser test to start.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	return require(t, "Chromium", devstack.EnvChromium)[0]
+}
+
 // SFTPServer is an SSH server with SFTP on loopback.
 type SFTPServer struct {
 	// Addr is host:port.

@@ -1,8 +1,8 @@
 // Command testenv starts, reuses and stops the services of dmfpipe's tests (see
-// internal/devstack): PostgreSQL, Azurite, Mailpit and an OpenSSH server for SFTP.
+// internal/devstack): PostgreSQL, Azurite, Mailpit, an OpenSSH server for SFTP and Chromium.
 // Run it from anywhere in the checkout with `go run ./internal/cmd/testenv`:
 //
-//	testenv up [--only postgres,azurite,mailpit,sshd]
+//	testenv up [--only postgres,azurite,mailpit,sshd,chromium]
 //	    start the services that are not running; they stay up until `down`
 //	testenv down
 //	    stop every service and remove its files

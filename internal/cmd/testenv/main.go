@@ -21,7 +21,7 @@ import (
 )
 
 const usage = `usage:
-  testenv up [--only postgres,azurite,mailpit,sshd]
+  testenv up [--only postgres,azurite,mailpit,sshd,chromium]
   testenv down
   testenv run [--only ...] -- CMD ARGS...
   testenv env

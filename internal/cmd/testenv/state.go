@@ -14,7 +14,7 @@ import (
 )
 
 // serviceNames lists the services in start order.
-var serviceNames = []string{"postgres", "azurite", "mailpit", "sshd"}
+var serviceNames = []string{"postgres", "azurite", "mailpit", "sshd", "chromium"}
 
 // newService returns the unstarted service called name.
 func newService(repo devstack.Repo, name string) (devstack.Service, error) {
@@ -27,6 +27,8 @@ func newService(repo devstack.Repo, name string) (devstack.Service, error) {
 		return repo.NewMailpit(), nil
 	case "sshd":
 		return devstack.NewSSHD(), nil
+	case "chromium":
+		return devstack.NewChromium(), nil
 	}
 	return nil, fmt.Errorf("unknown service %q (known: %s)", name, strings.Join(serviceNames, ", "))
 }
