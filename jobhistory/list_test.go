@@ -83,6 +83,25 @@ func TestListJobs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got)
 
+	got, _, err = b.store.ListJobs(ctx, jobhistory.JobFilter{Trigger: "run"})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{a2, a1}, listedIDs(got))
+	got, _, err = b.store.ListJobs(ctx, jobhistory.JobFilter{Trigger: "schedule", Project: "a"})
+	require.NoError(t, err)
+	assert.Empty(t, got)
+
+	// A date range is on the creation time, from included, before excluded.
+	created := all[1].CreatedAt // a2
+	got, _, err = b.store.ListJobs(ctx, jobhistory.JobFilter{CreatedFrom: created})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{a3, a2}, listedIDs(got))
+	got, _, err = b.store.ListJobs(ctx, jobhistory.JobFilter{CreatedBefore: created})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{b1, a1}, listedIDs(got))
+	got, _, err = b.store.ListJobs(ctx, jobhistory.JobFilter{CreatedFrom: created.Add(-time.Hour), CreatedBefore: created.Add(time.Hour), Status: jobhistory.JobRunning})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{a2}, listedIDs(got))
+
 	_, _, err = b.store.ListJobs(ctx, jobhistory.JobFilter{Limit: -1})
 	assert.Error(t, err)
 }
