@@ -142,7 +142,9 @@ func testTwoNodes(t *testing.T, _ *pgxpool.Pool, url string) {
 	ctx := context.Background()
 	p := testsvc.Name(t)
 	first, second := node(t, url), node(t, url)
-	const minAge = time.Second
+	// A min_age well above the pause between the nodes' listings, so that a busy
+	// machine's stalls do not end the wait before the second node looks.
+	const minAge, pause = 4 * time.Second, time.Second
 	a := file("in/a.csv", 100, 0, "0x1")
 
 	stable, recheck, err := first.Stable(ctx, p, "drop", minAge, []ingest.FileInfo{a})
@@ -150,12 +152,12 @@ func testTwoNodes(t *testing.T, _ *pgxpool.Pool, url string) {
 	assert.Empty(t, stable, "a file seen once is not stable")
 	assert.Equal(t, minAge, recheck, "a new file waits min_age")
 
-	time.Sleep(minAge / 2)
+	time.Sleep(pause)
 	stable, recheck, err = second.Stable(ctx, p, "drop", minAge, []ingest.FileInfo{a})
 	require.NoError(t, err)
 	assert.Empty(t, stable, "unchanged for less than min_age")
 	assert.Greater(t, recheck, time.Duration(0))
-	assert.LessOrEqual(t, recheck, minAge/2, "the second node goes on with the first's wait")
+	assert.LessOrEqual(t, recheck, minAge-pause, "the second node goes on with the first's wait")
 
 	time.Sleep(recheck)
 	stable, recheck, err = second.Stable(ctx, p, "drop", minAge, []ingest.FileInfo{a})
@@ -215,7 +217,7 @@ func testApart(t *testing.T, pool *pgxpool.Pool, _ string) {
 	ctx := context.Background()
 	p1, p2 := testsvc.Name(t), testsvc.Name(t)
 	w := ingest.NewWatcher(jobhistory.NewSightings(pool))
-	const minAge = 600 * time.Millisecond
+	const minAge = 4 * time.Second // halves well above a busy machine's stalls
 	a, b := file("a.csv", 1, 0, ""), file("b.csv", 2, 0, "")
 
 	_, _, err := w.Stable(ctx, p1, "drop", minAge, []ingest.FileInfo{a})
@@ -268,7 +270,7 @@ func testForgets(t *testing.T, pool *pgxpool.Pool, _ string) {
 func testConcurrent(t *testing.T, _ *pgxpool.Pool, url string) {
 	ctx := context.Background()
 	p := testsvc.Name(t)
-	const minAge = 2 * time.Second
+	const minAge = 3 * time.Second
 	const nodes, rounds = 4, 10
 	watchers := make([]*ingest.Watcher, nodes)
 	for i := range watchers {
@@ -304,7 +306,9 @@ func testConcurrent(t *testing.T, _ *pgxpool.Pool, url string) {
 	for err := range errs {
 		assert.NoError(t, err)
 	}
-	require.Less(t, time.Since(start), minAge/2, "the calls took too long for the checks above")
+	// Nothing is stable before min_age has passed since the first sighting: the checks
+	// above hold while the calls take less than that.
+	require.Less(t, time.Since(start), minAge, "the calls took too long for the checks above")
 
 	// The last listing may have been a lagging node's, which forgot the newest file: list
 	// every file once more, then wait.

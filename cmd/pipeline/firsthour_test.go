@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -143,4 +145,34 @@ func TestRunReportsAndLaterSendsAPendingNotification(t *testing.T) {
 	defer mu.Unlock()
 	require.Len(t, delivered, 1, "sent once, by the next run")
 	assert.Contains(t, delivered[0], `"job_id":`+m[1])
+}
+
+// With --log-format json, what run tells its user on standard error (here a notification
+// it could not send) is JSON too, one object a line.
+func TestRunNoticesAreJSONWithJSONLogs(t *testing.T) {
+	t.Parallel()
+	dbURL := testsvc.Database(t)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(hook.Close)
+	_, cfg, dir := emulatorImportConfig(t, "", "legal_entity: USMF, definition_group: CUST",
+		"    notify: { webhook: "+hook.URL+"/hook, on: [success] }\n")
+	file := filepath.Join(dir, "customers.csv")
+	require.NoError(t, os.WriteFile(file, []byte("Account No;Name;Group\nc-1;A;10\n"), 0o600))
+
+	var stdout, stderr bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs([]string{"run", "-c", cfg, "--database-url", dbURL, "customers", "--file", file, "--json", "--log-format", "json"})
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	require.NoError(t, root.ExecuteContext(t.Context()), stderr.String())
+	assert.True(t, json.Valid(stdout.Bytes()), stdout.String())
+	var notice bool
+	for line := range strings.Lines(stderr.String()) {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), "not JSON: %q", line)
+		notice = notice || strings.Contains(fmt.Sprint(rec["msg"]), "the notification of job 1 was not sent")
+	}
+	assert.True(t, notice, stderr.String())
 }

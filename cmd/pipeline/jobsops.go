@@ -43,12 +43,16 @@ type operatorSession struct {
 	job    *jobhistory.Job
 	worker *worker.Worker
 	actor  string
+	log    *slog.Logger
 }
 
 // openOperator opens the session of an operator's command on job.
 func openOperator(cmd *cobra.Command, db *dbFlags, job int64) (*operatorSession, error) {
 	ctx := cmd.Context()
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log, err := newLogger(cmd, slog.LevelWarn)
+	if err != nil {
+		return nil, err
+	}
 	a, err := loadApp(db.configPath, app.Options{Logger: log})
 	if err != nil {
 		return nil, err
@@ -79,7 +83,7 @@ func openOperator(cmd *cobra.Command, db *dbFlags, job int64) (*operatorSession,
 		pool.Close()
 		return nil, err
 	}
-	return &operatorSession{app: a, pool: pool, job: j, worker: w, actor: operatorName()}, nil
+	return &operatorSession{app: a, pool: pool, job: j, worker: w, actor: operatorName(), log: log}, nil
 }
 
 func (s *operatorSession) close() { s.pool.Close() }
@@ -117,7 +121,7 @@ func (s *operatorSession) workAttempt(cmd *cobra.Command, db *dbFlags, asJSON bo
 	hint := func(job int64) string { return fmt.Sprintf("pipeline staging errors %d -c %s", job, db.configPath) }
 	sums, err := follow(ctx, s.worker, []int64{s.job.ID}, newView(out, asJSON, hint))
 	if err != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "\n%v\njob %d stops here and resumes at the next `pipeline run -c %s %s`\n",
+		newNotices(cmd, s.log).say("\n%v\njob %d stops here and resumes at the next `pipeline run -c %s %s`",
 			err, s.job.ID, db.configPath, s.job.Project)
 		return &exitError{code: exitFailed}
 	}

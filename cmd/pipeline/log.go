@@ -61,3 +61,27 @@ func printError(w io.Writer, format string, err error) {
 	}
 	fmt.Fprintln(w, "pipeline:", err)
 }
+
+// notices is what a command tells its user on standard error beside its results (a
+// retry, a notification not sent, an interruption): lines of text, or with --log-format
+// json warn records of its logger, so that every line of standard error stays JSON.
+type notices struct {
+	w    io.Writer
+	log  *slog.Logger
+	json bool
+}
+
+func newNotices(cmd *cobra.Command, log *slog.Logger) notices {
+	format, _ := cmd.Flags().GetString(logFormatFlag)
+	return notices{w: cmd.ErrOrStderr(), log: log, json: strings.EqualFold(format, "json")}
+}
+
+// say writes one notice (it may hold several lines of text).
+func (n notices) say(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if n.json {
+		n.log.Warn(strings.TrimSpace(msg))
+		return
+	}
+	fmt.Fprintln(n.w, msg)
+}

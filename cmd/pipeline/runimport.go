@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -31,12 +30,12 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, o runOptions) er
 	if err != nil {
 		return err
 	}
-	stderr := cmd.ErrOrStderr()
+	say := newNotices(cmd, log).say
 	a, err := loadApp(db.configPath, app.Options{Logger: log, DMFOptions: func(_ string, do *dmf.Options) {
 		// In the foreground each retry is shown as it happens, and what retrying will not
 		// cure soon (a refused connection, an unknown host, rejected credentials) fails
 		// the run after --give-up-after instead of retrying for half an hour.
-		do.OnRetry = func(r dmf.Retry) { fmt.Fprintf(stderr, "  %s\n", r) }
+		do.OnRetry = func(r dmf.Retry) { say("  %s", r) }
 		do.PersistentErrorTimeout = o.giveUpAfter
 	}})
 	if err != nil {
@@ -103,7 +102,7 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, o runOptions) er
 	}
 	if len(ids) == 0 {
 		fmt.Fprintf(out, "project %s: nothing new to import (files already taken; --force imports them again)\n", project)
-		waitNotifications(ctx, w, pending, stderr)
+		waitNotifications(ctx, w, pending, say)
 		return nil
 	}
 	hint := func(job int64) string { return fmt.Sprintf("pipeline staging errors %d -c %s", job, db.configPath) }
@@ -115,11 +114,11 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, o runOptions) er
 			what = fmt.Sprintf("jobs %v stop here", ids)
 		}
 		if ctx.Err() != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "\ninterrupted: %s and resumes at the next `pipeline run -c %s %s`\n", what, db.configPath, project)
+			say("\ninterrupted: %s and resumes at the next `pipeline run -c %s %s`", what, db.configPath, project)
 		} else {
 			// The database went away (or this node lost its session): the jobs are safe
 			// in it and go on where they stopped.
-			fmt.Fprintf(cmd.ErrOrStderr(), "\n%v\n%s and resumes at the next `pipeline run -c %s %s`\n", err, what, db.configPath, project)
+			say("\n%v\n%s and resumes at the next `pipeline run -c %s %s`", err, what, db.configPath, project)
 		}
 		return &exitError{code: exitFailed}
 	}
@@ -130,7 +129,7 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, o runOptions) er
 			}
 		}
 	}
-	waitNotifications(ctx, w, pending, stderr)
+	waitNotifications(ctx, w, pending, say)
 	if o.asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -145,14 +144,18 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, o runOptions) er
 	return jobsExit(summaries)
 }
 
-// notifyWait bounds how long run waits for its jobs' notifications to go out.
-const notifyWait = 30 * time.Second
+// notifyWait bounds how long run waits for its jobs' notifications to go out, and
+// notifyRetrySoon how soon a retry after a refusal must come for run to wait for it.
+const (
+	notifyWait      = 30 * time.Second
+	notifyRetrySoon = 5 * time.Second
+)
 
 // waitNotifications waits, up to notifyWait, for the notification of each of jobs, and
 // says so when one could not be sent: one that is retried stays pending, and the next
 // run of the project or serve sends it. It stops waiting for a notification at once
-// when its next attempt is due after the wait.
-func waitNotifications(ctx context.Context, w *worker.Worker, jobs []int64, stderr io.Writer) {
+// when it was refused and its next attempt is not due soon.
+func waitNotifications(ctx context.Context, w *worker.Worker, jobs []int64, say func(string, ...any)) {
 	deadline := time.Now().Add(notifyWait)
 	for _, job := range jobs {
 		for {
@@ -165,14 +168,14 @@ func waitNotifications(ctx context.Context, w *worker.Worker, jobs []int64, stde
 				break
 			}
 			if why != "" && !pending {
-				fmt.Fprintf(stderr, "the notification of job %d was not sent (%s) and is not retried\n", job, why)
+				say("the notification of job %d was not sent (%s) and is not retried", job, why)
 				break
 			}
-			if time.Now().After(deadline) || (why != "" && retryAt.After(deadline)) {
+			if time.Now().After(deadline) || (why != "" && time.Until(retryAt) > notifyRetrySoon) {
 				if why == "" {
 					why = "it is still pending"
 				}
-				fmt.Fprintf(stderr, "the notification of job %d was not sent (%s); the next `pipeline run` of the project or `pipeline serve` sends it\n", job, why)
+				say("the notification of job %d was not sent (%s); the next `pipeline run` of the project or `pipeline serve` sends it", job, why)
 				break
 			}
 			select {
