@@ -155,12 +155,12 @@ type jobPage struct {
 	DryRun      bool      `json:"dry_run"`
 	Started     time.Time `json:"started_at,omitzero"`
 	// Staged are the job's staged rows by state; nil when none are (any more).
-	Staged     *staging.Counts `json:"staged,omitempty"`
-	Open       int64           `json:"open"`
-	Chunks     []chunkView     `json:"chunks"`
-	Executions []executionView `json:"executions"`
-	Events     []eventView     `json:"events"`
-	Audit      []auditView     `json:"audit"`
+	Staged     *staging.Counts      `json:"staged,omitempty"`
+	Open       int64                `json:"open"`
+	Chunks     []chunkView          `json:"chunks"`
+	Executions []executionView      `json:"executions"`
+	Events     []eventView          `json:"events"`
+	Audit      []auditView          `json:"audit"`
 	Attempts   []jobhistory.Attempt `json:"attempts"`
 	// Download is set when the job has a source file to download.
 	Download  bool `json:"source_download"`

@@ -133,16 +133,16 @@ func (rq *reviewQuery) url(job int64, key, value string) string {
 }
 
 type reviewPage struct {
-	Job     jobListItem     `json:"job"`
-	Counts  staging.Counts  `json:"counts"`
-	Open    int64           `json:"open"`
-	Groups  []groupView     `json:"groups"`
-	Fields  []string        `json:"fields"`
-	Query   reviewQuery     `json:"query"`
-	Rows    []rowView       `json:"rows"`
-	Matches int64           `json:"matches"`
+	Job     jobListItem    `json:"job"`
+	Counts  staging.Counts `json:"counts"`
+	Open    int64          `json:"open"`
+	Groups  []groupView    `json:"groups"`
+	Fields  []string       `json:"fields"`
+	Query   reviewQuery    `json:"query"`
+	Rows    []rowView      `json:"rows"`
+	Matches int64          `json:"matches"`
 	// MatchesMore is set when more rows than Matches match (counting stops there).
-	MatchesMore bool `json:"matches_more"`
+	MatchesMore bool   `json:"matches_more"`
 	NextURL     string `json:"next,omitempty"`
 	PrevURL     string `json:"prev,omitempty"`
 	// Running are the job's bulk actions still at work.
@@ -335,13 +335,13 @@ func (c *Console) runningActions(r *http.Request, job int64) ([]auditView, error
 // rowPage is one row in full: every field beside its source, its errors (open and
 // resolved), and its history in the audit trail.
 type rowPage struct {
-	Job      jobListItem         `json:"job"`
-	Row      rowView             `json:"row"`
-	Sheet    string              `json:"sheet,omitempty"`
-	Source   []sourceValue       `json:"source"`
-	Resolved []errorView         `json:"resolved,omitempty"`
+	Job      jobListItem           `json:"job"`
+	Row      rowView               `json:"row"`
+	Sheet    string                `json:"sheet,omitempty"`
+	Source   []sourceValue         `json:"source"`
+	Resolved []errorView           `json:"resolved,omitempty"`
 	History  []jobhistory.RowEntry `json:"history"`
-	Back     string              `json:"-"`
+	Back     string                `json:"-"`
 }
 
 type sourceValue struct {

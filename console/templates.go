@@ -19,7 +19,7 @@ var funcs = template.FuncMap{
 		}
 		return t.Local().Format("2006-01-02 15:04:05")
 	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"words": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"pct": func(n, of int64) int {
 		if of <= 0 {
