@@ -1,0 +1,124 @@
+package console
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dmfpipe/dmfpipe/jobhistory"
+	"github.com/dmfpipe/dmfpipe/staging"
+)
+
+// The JSON API does the review loop with an operator's token, acting as token:NAME; a
+// viewer's token reads; a bad token or none is refused.
+func TestAPITokensRunTheReviewLoop(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{})
+	job := b.partialJob(t, "customers_api.csv")
+	base := fmt.Sprintf("/api/v1/jobs/%d", job)
+
+	assert.Equal(t, http.StatusUnauthorized, b.apiCall(t, http.MethodGet, base, "", nil, nil))
+	assert.Equal(t, http.StatusUnauthorized, b.apiCall(t, http.MethodGet, base, "not-a-token-not-a-token-not-a-token", nil, nil))
+	var jv struct {
+		Status string
+		Open   int64
+		Staged staging.Counts
+	}
+	require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodGet, base, viewerToken, nil, &jv))
+	assert.Equal(t, jobhistory.JobPartiallySucceeded, jv.Status)
+	assert.EqualValues(t, 8, jv.Open, "2 invalid by our rules, 6 rejected by F&O")
+
+	var review struct {
+		Groups []struct {
+			Field, Rule string
+			Rows        int64
+			Explanation struct{ Title, Text string }
+		}
+		Rows    []rowView
+		Matches int64
+		Next    string
+	}
+	require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodGet, base+"/errors?rule=fo&limit=4", viewerToken, nil, &review))
+	assert.EqualValues(t, 6, review.Matches)
+	assert.Len(t, review.Rows, 4)
+	assert.Contains(t, review.Next, "after=157")
+	require.NotEmpty(t, review.Groups)
+	for _, g := range review.Groups {
+		assert.NotEmpty(t, g.Explanation.Title, "%s %s", g.Field, g.Rule)
+	}
+	var next struct{ Rows []rowView }
+	require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodGet, base+"/errors?rule=fo&limit=4&after=157", viewerToken, nil, &next))
+	require.Len(t, next.Rows, 2)
+	assert.EqualValues(t, 207, next.Rows[0].No)
+	assert.Equal(t, http.StatusBadRequest, b.apiCall(t, http.MethodGet, base+"/errors?status=nope", viewerToken, nil, nil))
+
+	// A viewer's token cannot change anything.
+	edit := map[string]any{"set": []staging.FieldValue{{Field: "CUSTOMERGROUPID", Value: "10"}}}
+	assert.Equal(t, http.StatusForbidden, b.apiCall(t, http.MethodPost, base+"/rows/20", viewerToken, edit, nil))
+
+	var res struct{ Message string }
+	require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodPost, base+"/rows/20", operatorToken, edit, &res))
+	assert.Equal(t, "Row 20 is fixed.", res.Message)
+	assert.Equal(t, http.StatusConflict, b.apiCall(t, http.MethodPost, base+"/rows/1", operatorToken, edit, nil), "row 1 is imported")
+	assert.Equal(t, http.StatusBadRequest, b.apiCall(t, http.MethodPost, base+"/rows/20", operatorToken,
+		map[string]any{"set": []staging.FieldValue{{Field: "NOPE", Value: "1"}}}, nil), "not a field")
+	require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodPost, base+"/rows/30/reject", operatorToken,
+		map[string]any{"reason": "a repeat of row 29"}, nil))
+	require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodPost, base+"/actions", operatorToken, map[string]any{
+		"kind": "edit", "filter": staging.Filter{Error: &staging.ErrorMatch{Rule: staging.RuleFO}},
+		"set": []staging.FieldValue{{Field: "CUSTOMERGROUPID", Value: "30"}}}, &res))
+	assert.Equal(t, "6 rows edited.", res.Message)
+	require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodPost, base+"/resubmit", operatorToken, nil, &res))
+	s := b.waitJob(t, job)
+	assert.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
+	assert.Len(t, b.em.Rows(testEntity, testLE), 299)
+
+	entries, err := jobhistory.NewAudit(b.pool).JobEntries(t.Context(), job, 0, 10)
+	require.NoError(t, err)
+	// The edit of a field the job does not have is on the trail too, as failed.
+	var states []string
+	for _, e := range entries {
+		assert.Equal(t, "token:robot", e.Actor, "%s", e.Action)
+		states = append(states, e.Action+" "+e.State)
+	}
+	assert.Equal(t, []string{"resubmit done", "edit done", "reject done", "edit failed", "edit done"}, states)
+}
+
+// Every page renders for a viewer, with the job's data on it and no form that changes
+// anything.
+func TestPagesShowTheJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{})
+	job := b.partialJob(t, "customers_pages.csv")
+	viewer := b.login(t, "vera")
+	for path, wants := range map[string][]string{
+		"/jobs": {fmt.Sprintf("/jobs/%d", job), "partially succeeded"},
+		"/jobs?project=customers&status=partially_succeeded&trigger=run&from=2020-01-01": {fmt.Sprintf("#%d", job)},
+		fmt.Sprintf("/jobs/%d", job):                                            {"customers_pages.csv", "Rejected by F&amp;O", "Chunks", "Timeline", "-1-1"},
+		fmt.Sprintf("/jobs/%d/errors", job):                                     {"8</strong> rows wait", "CUSTOMERGROUPID", "rejected"},
+		fmt.Sprintf("/jobs/%d/errors?field=CUSTOMERGROUPID&rule=required", job): {"1 rows match", "row-20"},
+		fmt.Sprintf("/jobs/%d/errors?q=c000157", job):                           {"row-157"},
+		fmt.Sprintf("/jobs/%d/rows/20", job):                                    {"Row 20", "CUSTOMERGROUPID", "No operator has changed this row"},
+		"/projects":                                                             {"customers", "0 2 * * *", "Europe/Amsterdam"},
+	} {
+		resp := b.get(t, viewer, path)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, resp.body)
+		for _, w := range wants {
+			assert.Contains(t, resp.body, w, "%s", path)
+		}
+		assert.NotContains(t, resp.body, `method="post" action="/jobs`, "a viewer gets no form that changes data: %s", path)
+	}
+	resp := b.get(t, viewer, fmt.Sprintf("/jobs/%d/source", job))
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+	assert.True(t, strings.HasPrefix(resp.body, "Account;Name;Group\n"), "the source file, from its archive folder")
+	assert.Equal(t, http.StatusNotFound, b.get(t, viewer, "/jobs/999999").StatusCode)
+	assert.Equal(t, http.StatusNotFound, b.get(t, viewer, fmt.Sprintf("/jobs/%d/rows/999999", job)).StatusCode)
+	resp = b.get(t, viewer, fmt.Sprintf("/jobs/%d/errors?where=%s", job, url.QueryEscape("NOPE=1")))
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Contains(t, resp.body, "NOPE is not a field of this job")
+}
