@@ -57,6 +57,9 @@ func parseReview(q url.Values) (reviewQuery, error) {
 		rq.Status = s
 	}
 	for _, w := range q["where"] {
+		if strings.TrimSpace(w) == "" {
+			continue // the filter form's empty field
+		}
 		f, v, ok := strings.Cut(w, "=")
 		if !ok || strings.TrimSpace(f) == "" {
 			return rq, badRequestf("where takes FIELD=VALUE, got %q", w)
@@ -77,6 +80,24 @@ func parseReview(q url.Values) (reviewQuery, error) {
 		}
 	}
 	return rq, nil
+}
+
+// GroupLabel words the error group the query filters on, for its chip.
+func (rq *reviewQuery) GroupLabel() string {
+	field := "any field"
+	if rq.Field != nil {
+		field = *rq.Field
+		if field == "" {
+			field = "no field"
+		}
+	}
+	switch {
+	case rq.Rule == string(staging.RuleFO) && rq.Field == nil:
+		return "rejected by F&O"
+	case rq.Rule == "":
+		return field + ", any rule"
+	}
+	return field + " · " + rq.Rule
 }
 
 // filter is the staging filter of the query.
