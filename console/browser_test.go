@@ -107,7 +107,7 @@ func TestBrowserReviewLoop(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.chip`)),
 		chromedp.WaitVisible(chromedp.ID("row-20")),
 	)
-	assert.Contains(t, text(".matches"), "1 rows match")
+	assert.Contains(t, text(".matches"), "1 row matches")
 	shot("filtered")
 	do("edit row 20",
 		chromedp.Click(chromedp.CSS(`#row-20 .act button`)),

@@ -179,6 +179,8 @@ type reviewPage struct {
 // groupView is an error group with its explanation and the link to its rows.
 type groupView struct {
 	staging.ErrorGroup
+	// Name is how the group is called: its field, or what an error on no field is about.
+	Name        string              `json:"-"`
 	Explanation explain.Explanation `json:"explanation"`
 	URL         string              `json:"-"`
 	Active      bool                `json:"-"`
@@ -264,7 +266,10 @@ func (c *Console) reviewView(r *http.Request) (any, error) {
 		return nil, err
 	}
 	for _, g := range groups {
-		gv := groupView{ErrorGroup: g}
+		gv := groupView{ErrorGroup: g, Name: g.Field}
+		if g.Field == "" {
+			gv.Name = "the whole row"
+		}
 		// The group's first error words its explanation (F&O's messages carry codes).
 		first, err := st.ErrorPage(ctx, job, staging.Filter{Error: &staging.ErrorMatch{Field: &g.Field, Rule: g.Rule}}, g.FirstRow-1, 1)
 		if err != nil {
@@ -521,8 +526,11 @@ func (c *Console) actionView(r *http.Request) (any, error) {
 // describeFilter words a selection for the bulk form and the audit trail.
 func describeFilter(f *staging.Filter) string {
 	var parts []string
+	if len(f.Rows) == 1 {
+		return fmt.Sprintf("row %d", f.Rows[0])
+	}
 	if len(f.Rows) > 0 {
-		parts = append(parts, fmt.Sprintf("rows %s", joinInts(f.Rows, 10)))
+		return "rows " + joinInts(f.Rows, 10)
 	}
 	if m := f.Error; m != nil {
 		switch {
