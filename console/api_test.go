@@ -100,7 +100,7 @@ func TestPagesShowTheJob(t *testing.T) {
 		"/jobs": {fmt.Sprintf("/jobs/%d", job), "partially succeeded"},
 		"/jobs?project=customers&status=partially_succeeded&trigger=run&from=2020-01-01": {fmt.Sprintf("#%d", job)},
 		fmt.Sprintf("/jobs/%d", job):                                            {"customers_pages.csv", "Rejected by F&amp;O", "Chunks", "Timeline", "-1-1"},
-		fmt.Sprintf("/jobs/%d/errors", job):                                     {"8</strong> rows wait", "CUSTOMERGROUPID", "rejected"},
+		fmt.Sprintf("/jobs/%d/errors", job):                                     {"8</strong> of 300 rows wait", "CUSTOMERGROUPID", "rejected"},
 		fmt.Sprintf("/jobs/%d/errors?field=CUSTOMERGROUPID&rule=required", job): {"1 row matches", "row-20"},
 		fmt.Sprintf("/jobs/%d/errors?q=c000157", job):                           {"row-157"},
 		fmt.Sprintf("/jobs/%d/rows/20", job):                                    {"Row 20", "CUSTOMERGROUPID", "No operator has changed this row"},

@@ -257,7 +257,7 @@ func (c *Console) reviewView(r *http.Request) (any, error) {
 	p := &reviewPage{Job: newJobListItem(j, ""), Fields: l.Fields, Query: rq, Groups: []groupView{}, Rows: []rowView{},
 		Running: []auditView{}, Here: rq.url(job, "", ""), Editable: jobhistory.JobTerminal(j.Status)}
 	p.QueryString = rq.values().Encode()
-	if p.Counts, err = st.Counts(ctx, job); err != nil {
+	if p.Counts, err = st.OpenCounts(ctx, job); err != nil {
 		return nil, err
 	}
 	p.Open = imports.Open(p.Counts)
@@ -327,6 +327,10 @@ func (c *Console) reviewView(r *http.Request) (any, error) {
 // countMatches counts the rows the query selects: an error group's count is kept (the
 // summary has it); other filters are counted up to countUpTo.
 func (c *Console) countMatches(r *http.Request, job int64, rq *reviewQuery, groups []staging.ErrorGroup) (int64, bool, error) {
+	if rq.Search != "" {
+		// A search that few rows match would read every open row to count them.
+		return 0, true, nil
+	}
 	if rq.HasGroup && rq.Field != nil && rq.Rule != "" && rq.Status == "open" && rq.Search == "" && len(rq.Where) == 0 {
 		for _, g := range groups {
 			if g.Field == *rq.Field && string(g.Rule) == rq.Rule {

@@ -123,3 +123,31 @@ func CheckErrorRate(c Counts, max *float64) error {
 	}
 	return nil
 }
+
+// OpenCounts returns how many rows of a job wait for an operator (invalid, rejected,
+// fixed), the other statuses left zero and Total their sum. It reads the index of the
+// rows that are not valid, in proportion to those it counts, where Counts reads the whole
+// job: for the console's review page, which a million-row job must not slow down.
+func (s *Store) OpenCounts(ctx context.Context, job int64) (Counts, error) {
+	var c Counts
+	if err := s.exists(ctx, job); err != nil {
+		return c, err
+	}
+	rows, err := s.db.Query(ctx, "SELECT status, count(*) FROM "+rowsTable(job)+" WHERE status = ANY($1) GROUP BY status", OpenStatuses)
+	if err != nil {
+		return c, fmt.Errorf("counting open rows of job %d: %w", job, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st Status
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return c, fmt.Errorf("counting open rows of job %d: %w", job, err)
+		}
+		c.add(st, n)
+	}
+	if err := rows.Err(); err != nil {
+		return c, fmt.Errorf("counting open rows of job %d: %w", job, err)
+	}
+	return c, nil
+}

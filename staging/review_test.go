@@ -224,6 +224,15 @@ func TestRejectSetsRowsAsideWithAReason(t *testing.T) {
 	c, err := b.store.Counts(b.ctx, 33)
 	require.NoError(t, err)
 	assert.Equal(t, staging.Counts{Total: 4, Valid: 1, Invalid: 2, Skipped: 1}, c)
+
+	// The open rows alone, as the console's review page counts them.
+	_, err = b.store.SetStatus(b.ctx, 33, 1, 1, staging.StatusRejected, staging.StatusValid)
+	require.NoError(t, err)
+	c, err = b.store.OpenCounts(b.ctx, 33)
+	require.NoError(t, err)
+	assert.Equal(t, staging.Counts{Total: 3, Invalid: 2, Rejected: 1}, c)
+	_, err = b.store.OpenCounts(b.ctx, 999)
+	require.ErrorIs(t, err, staging.ErrNoJob)
 }
 
 func TestStartAttempt(t *testing.T) {
