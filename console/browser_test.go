@@ -98,7 +98,7 @@ func TestBrowserReviewLoop(t *testing.T) {
 	shot("job")
 
 	do("open its errors", chromedp.Click(chromedp.CSS(`.actions a.primary`)), chromedp.WaitVisible(chromedp.CSS(`.groups`)))
-	assert.Contains(t, text(".summary"), "8 rows wait")
+	assert.Contains(t, text(".summary"), "8 of 300 rows wait")
 	shot("review")
 
 	// The group of rows our rules found without a customer group: filter, fix inline.
