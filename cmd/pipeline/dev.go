@@ -35,9 +35,9 @@ const devConfigName = "dev.yaml"
 
 func newDevCmd() *cobra.Command {
 	var (
-		dir              string
+		dir               string
 		exit, keep, serve bool
-		addr             string
+		addr              string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
