@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -121,4 +122,85 @@ func TestPagesShowTheJob(t *testing.T) {
 	resp = b.get(t, viewer, fmt.Sprintf("/jobs/%d/errors?where=%s", job, url.QueryEscape("NOPE=1")))
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	assert.Contains(t, resp.body, "NOPE is not a field of this job")
+}
+
+// An operator pauses, resumes and runs a project now from the projects page; the page
+// says who paused it.
+func TestProjectsPauseResumeRunNow(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{})
+	otto := b.login(t, "otto")
+	resp := b.post(t, otto, "/projects/customers/pause", nil, nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	assert.Equal(t, "/projects", resp.Header.Get("Location"))
+	page := b.get(t, otto, "/projects")
+	assert.Contains(t, page.body, "paused</span> by otto")
+	assert.Contains(t, page.body, "Project customers paused", "the flash says what happened")
+	paused, err := b.c.schedules().Paused(t.Context(), testProject)
+	require.NoError(t, err)
+	assert.True(t, paused)
+
+	var projects struct {
+		Projects []projectView `json:"projects"`
+	}
+	require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodPost, "/api/v1/projects/customers/resume", operatorToken, nil, nil))
+	require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodGet, "/api/v1/projects", viewerToken, nil, &projects))
+	require.Len(t, projects.Projects, 1)
+	assert.False(t, projects.Projects[0].Paused)
+	assert.False(t, projects.Projects[0].Next.IsZero(), "the next run of its schedule")
+
+	var res struct {
+		Data struct {
+			RiverJob int64 `json:"river_job"`
+		}
+	}
+	require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodPost, "/api/v1/projects/customers/run-now", operatorToken, nil, &res))
+	assert.NotZero(t, res.Data.RiverJob)
+	assert.Equal(t, http.StatusNotFound, b.apiCall(t, http.MethodPost, "/api/v1/projects/nope/pause", operatorToken, nil, nil))
+	assert.Equal(t, http.StatusNotFound, b.apiCall(t, http.MethodPost, "/api/v1/projects/nope/run-now", operatorToken, nil, nil))
+}
+
+// A bulk action over more rows than run in the request is a background job: the page
+// the operator lands on shows its progress, and it ends with every row fixed.
+func TestLargeBulkActionRunsInTheBackground(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{chunkRows: 5000})
+	job := b.importFile(t, "customers_big.csv", customersCSV(4000, func(i int, _, group *string) {
+		if i%2 == 0 {
+			*group = "" // 2000 rows invalid by our rules
+		}
+	}))
+	otto := b.login(t, "otto")
+	q := url.Values{"field": {"CUSTOMERGROUPID"}, "rule": {"required"}}
+	resp := b.post(t, otto, fmt.Sprintf("/jobs/%d/actions", job), url.Values{"kind": {"edit"}, "scope": {"filter"},
+		"query": {q.Encode()}, "field": {"CUSTOMERGROUPID"}, "value": {"20"}, "back": {fmt.Sprintf("/jobs/%d/errors?%s", job, q.Encode())}}, nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	page := b.get(t, otto, resp.Header.Get("Location"))
+	require.Equal(t, http.StatusOK, page.StatusCode)
+	assert.Contains(t, page.body, "in the background", "the flash")
+
+	entries, err := jobhistory.NewAudit(b.pool).JobEntries(t.Context(), job, 0, 1)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	e := entries[0]
+	assert.Equal(t, "otto", e.Actor)
+	action := fmt.Sprintf("/api/v1/jobs/%d/actions/%d", job, e.ID)
+	var p struct {
+		State   string
+		Rows    int64
+		Matched int64
+		Percent int
+	}
+	require.Eventually(t, func() bool {
+		require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodGet, action, viewerToken, nil, &p))
+		return p.State == jobhistory.EntryDone
+	}, 60*time.Second, 100*time.Millisecond)
+	assert.EqualValues(t, 2000, p.Rows)
+	assert.EqualValues(t, 2000, p.Matched)
+	assert.Equal(t, 100, p.Percent)
+	html := b.get(t, otto, fmt.Sprintf("/jobs/%d/actions/%d", job, e.ID))
+	assert.Contains(t, html.body, "2000 of 2000 rows (100%)")
+	c, err := staging.NewStore(b.pool).Counts(t.Context(), job)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2000, c.Fixed)
 }
