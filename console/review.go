@@ -166,6 +166,9 @@ type reviewPage struct {
 	MatchesMore bool   `json:"matches_more"`
 	NextURL     string `json:"next,omitempty"`
 	PrevURL     string `json:"prev,omitempty"`
+	// ChunkMessages are what F&O said for the job's chunks without naming a row: the
+	// reasons behind the rows it rejected with no message of their own.
+	ChunkMessages []chunkMessage `json:"chunk_messages"`
 	// Running are the job's bulk actions still at work.
 	Running []auditView `json:"running_actions"`
 	// Here is this view's URL (no page), for the forms to come back to.
@@ -173,7 +176,6 @@ type reviewPage struct {
 	QueryString string `json:"-"`
 	// Selected is how the selection of the bulk form reads, in words.
 	Describe string `json:"-"`
-	Editable bool   `json:"-"`
 }
 
 // groupView is an error group with its explanation and the link to its rows.
@@ -255,7 +257,7 @@ func (c *Console) reviewView(r *http.Request) (any, error) {
 		return nil, err
 	}
 	p := &reviewPage{Job: newJobListItem(j, ""), Fields: l.Fields, Query: rq, Groups: []groupView{}, Rows: []rowView{},
-		Running: []auditView{}, Here: rq.url(job, "", ""), Editable: jobhistory.JobTerminal(j.Status)}
+		Running: []auditView{}, ChunkMessages: []chunkMessage{}, Here: rq.url(job, "", "")}
 	p.QueryString = rq.values().Encode()
 	if p.Counts, err = st.OpenCounts(ctx, job); err != nil {
 		return nil, err
@@ -285,6 +287,12 @@ func (c *Console) reviewView(r *http.Request) (any, error) {
 		gv.URL = gq.url(job, "", "")
 		gv.Active = rq.HasGroup && rq.Field != nil && *rq.Field == g.Field && rq.Rule == string(g.Rule)
 		p.Groups = append(p.Groups, gv)
+	}
+
+	if p.Counts.Rejected > 0 {
+		if p.ChunkMessages, err = c.chunkMessages(r, job); err != nil {
+			return nil, err
+		}
 	}
 
 	f := rq.filter()
@@ -322,6 +330,42 @@ func (c *Console) reviewView(r *http.Request) (any, error) {
 	}
 	p.Describe = describeFilter(&f)
 	return p, nil
+}
+
+// maxChunkMessages is how many chunks' messages the review page shows.
+const maxChunkMessages = 20
+
+// chunkMessage is what F&O said for chunks without naming a row: one explanation, the
+// chunks it was given for, and the first chunk's message.
+type chunkMessage struct {
+	Chunks      []int               `json:"chunks"`
+	Explanation explain.Explanation `json:"explanation"`
+	Error       string              `json:"message"`
+}
+
+// chunkMessages are the messages F&O gave for a job's chunks without naming a row, one
+// per explanation, the latest chunks first.
+func (c *Console) chunkMessages(r *http.Request, job int64) ([]chunkMessage, error) {
+	chunks, err := jobhistory.NewStore(c.opts.Pool).Chunks(r.Context(), job)
+	if err != nil {
+		return nil, err
+	}
+	out := []chunkMessage{}
+	for i := len(chunks) - 1; i >= 0; i-- {
+		ch := chunks[i]
+		if ch.Error == "" {
+			continue
+		}
+		x := explain.Message(ch.Error)
+		j := slices.IndexFunc(out, func(m chunkMessage) bool { return m.Explanation == x })
+		switch {
+		case j >= 0:
+			out[j].Chunks = append(out[j].Chunks, ch.No)
+		case len(out) < maxChunkMessages:
+			out = append(out, chunkMessage{Chunks: []int{ch.No}, Explanation: x, Error: ch.Error})
+		}
+	}
+	return out, nil
 }
 
 // countMatches counts the rows the query selects: an error group's count is kept (the
