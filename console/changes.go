@@ -123,11 +123,7 @@ func (c *Console) doResubmit(r *http.Request, _ *imports.Action) (result, error)
 }
 
 func (c *Console) doEditRow(r *http.Request, in *imports.Action) (result, error) {
-	job, err := pathInt(r, "job")
-	if err != nil {
-		return result{}, err
-	}
-	no, err := pathInt(r, "row")
+	job, no, err := jobRow(r)
 	if err != nil {
 		return result{}, err
 	}
@@ -146,11 +142,7 @@ func (c *Console) doEditRow(r *http.Request, in *imports.Action) (result, error)
 }
 
 func (c *Console) doRejectRow(r *http.Request, in *imports.Action) (result, error) {
-	job, err := pathInt(r, "job")
-	if err != nil {
-		return result{}, err
-	}
-	no, err := pathInt(r, "row")
+	job, no, err := jobRow(r)
 	if err != nil {
 		return result{}, err
 	}

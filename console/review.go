@@ -202,6 +202,19 @@ type rowView struct {
 	Job       int64          `json:"-"`
 }
 
+// FocusField is the field an edit form puts the cursor in: the first with an error.
+func (r rowView) FocusField() string {
+	for _, c := range r.Cells {
+		if len(c.Errors) > 0 {
+			return c.Field
+		}
+	}
+	if len(r.Cells) > 0 {
+		return r.Cells[0].Field
+	}
+	return ""
+}
+
 type cellView struct {
 	Field  string      `json:"field"`
 	Value  string      `json:"value"`
@@ -237,8 +250,22 @@ func newRowView(job int64, l *staging.Layout, r *staging.StagedRow) rowView {
 	return rv
 }
 
-func (c *Console) reviewView(r *http.Request) (any, error) {
+// stagedJob reads the job of a request's path, and the layout of its staged rows.
+func (c *Console) stagedJob(r *http.Request) (*jobhistory.Job, staging.Layout, error) {
 	job, err := pathInt(r, "job")
+	if err != nil {
+		return nil, staging.Layout{}, err
+	}
+	j, err := jobhistory.NewStore(c.opts.Pool).Job(r.Context(), job)
+	if err != nil {
+		return nil, staging.Layout{}, err
+	}
+	l, err := staging.NewStore(c.opts.Pool).Layout(r.Context(), job)
+	return j, l, err
+}
+
+func (c *Console) reviewView(r *http.Request) (any, error) {
+	j, l, err := c.stagedJob(r)
 	if err != nil {
 		return nil, err
 	}
@@ -246,16 +273,7 @@ func (c *Console) reviewView(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx := r.Context()
-	j, err := jobhistory.NewStore(c.opts.Pool).Job(ctx, job)
-	if err != nil {
-		return nil, err
-	}
-	st := staging.NewStore(c.opts.Pool)
-	l, err := st.Layout(ctx, job)
-	if err != nil {
-		return nil, err
-	}
+	ctx, job, st := r.Context(), j.ID, staging.NewStore(c.opts.Pool)
 	p := &reviewPage{Job: newJobListItem(j, ""), Fields: l.Fields, Query: rq, Groups: []groupView{}, Rows: []rowView{},
 		Running: []auditView{}, ChunkMessages: []chunkMessage{}, Here: rq.url(job, "", "")}
 	p.QueryString = rq.values().Encode()
@@ -424,7 +442,7 @@ type sourceValue struct {
 }
 
 func (c *Console) rowView(r *http.Request) (any, error) {
-	job, err := pathInt(r, "job")
+	j, l, err := c.stagedJob(r)
 	if err != nil {
 		return nil, err
 	}
@@ -432,17 +450,8 @@ func (c *Console) rowView(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx := r.Context()
-	j, err := jobhistory.NewStore(c.opts.Pool).Job(ctx, job)
-	if err != nil {
-		return nil, err
-	}
-	st := staging.NewStore(c.opts.Pool)
-	l, err := st.Layout(ctx, job)
-	if err != nil {
-		return nil, err
-	}
-	row, err := st.Row(ctx, job, no)
+	ctx, job := r.Context(), j.ID
+	row, err := staging.NewStore(c.opts.Pool).Row(ctx, job, no)
 	if err != nil {
 		return nil, err
 	}
@@ -487,11 +496,7 @@ func (c *Console) rowEditForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) loadRow(r *http.Request) (rowView, error) {
-	job, err := pathInt(r, "job")
-	if err != nil {
-		return rowView{}, err
-	}
-	no, err := pathInt(r, "row")
+	job, no, err := jobRow(r)
 	if err != nil {
 		return rowView{}, err
 	}
@@ -505,6 +510,15 @@ func (c *Console) loadRow(r *http.Request) (rowView, error) {
 		return rowView{}, err
 	}
 	return newRowView(job, &l, &row), nil
+}
+
+// jobRow reads the job and row numbers of a request's path.
+func jobRow(r *http.Request) (job, row int64, err error) {
+	if job, err = pathInt(r, "job"); err != nil {
+		return 0, 0, err
+	}
+	row, err = pathInt(r, "row")
+	return job, row, err
 }
 
 // editRowForm saves an inline edit: for htmx it answers the row as it now is (fixed, or

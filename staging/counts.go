@@ -3,6 +3,8 @@ package staging
 import (
 	"context"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Counts are a job's staged rows by status.
@@ -63,24 +65,27 @@ func (c *Counts) add(s Status, n int64) {
 
 // Counts returns a job's rows by status.
 func (s *Store) Counts(ctx context.Context, job int64) (Counts, error) {
+	return s.countBy(ctx, job, "true")
+}
+
+// countBy counts a job's rows that meet cond (SQL on the rows table, with args), by
+// status.
+func (s *Store) countBy(ctx context.Context, job int64, cond string, args ...any) (Counts, error) {
 	var c Counts
 	if err := s.exists(ctx, job); err != nil {
 		return c, err
 	}
-	rows, err := s.db.Query(ctx, "SELECT status, count(*) FROM "+rowsTable(job)+" GROUP BY status")
+	rows, err := s.db.Query(ctx, "SELECT status, count(*) FROM "+rowsTable(job)+" WHERE "+cond+" GROUP BY status", args...)
 	if err != nil {
 		return c, fmt.Errorf("counting staged rows of job %d: %w", job, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var st Status
-		var n int64
-		if err := rows.Scan(&st, &n); err != nil {
-			return c, fmt.Errorf("counting staged rows of job %d: %w", job, err)
-		}
+	var st Status
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&st, &n}, func() error {
 		c.add(st, n)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return c, fmt.Errorf("counting staged rows of job %d: %w", job, err)
 	}
 	return c, nil
@@ -129,25 +134,5 @@ func CheckErrorRate(c Counts, max *float64) error {
 // rows that are not valid, in proportion to those it counts, where Counts reads the whole
 // job: for the console's review page, which a million-row job must not slow down.
 func (s *Store) OpenCounts(ctx context.Context, job int64) (Counts, error) {
-	var c Counts
-	if err := s.exists(ctx, job); err != nil {
-		return c, err
-	}
-	rows, err := s.db.Query(ctx, "SELECT status, count(*) FROM "+rowsTable(job)+" WHERE status = ANY($1) GROUP BY status", OpenStatuses)
-	if err != nil {
-		return c, fmt.Errorf("counting open rows of job %d: %w", job, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var st Status
-		var n int64
-		if err := rows.Scan(&st, &n); err != nil {
-			return c, fmt.Errorf("counting open rows of job %d: %w", job, err)
-		}
-		c.add(st, n)
-	}
-	if err := rows.Err(); err != nil {
-		return c, fmt.Errorf("counting open rows of job %d: %w", job, err)
-	}
-	return c, nil
+	return s.countBy(ctx, job, "status = ANY($1)", OpenStatuses)
 }
