@@ -157,6 +157,14 @@ func TestProjectsPauseResumeRunNow(t *testing.T) {
 	require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodPost, "/api/v1/projects/customers/run-now", operatorToken, nil, &res))
 	assert.NotZero(t, res.Data.RiverJob)
 	assert.Equal(t, http.StatusNotFound, b.apiCall(t, http.MethodPost, "/api/v1/projects/nope/pause", operatorToken, nil, nil))
+	entries, err := jobhistory.NewStore(b.pool).ProjectEntries(t.Context(), testProject, 10)
+	require.NoError(t, err)
+	var trail []string
+	for _, e := range entries {
+		trail = append(trail, e.Actor+" "+e.Action)
+	}
+	assert.Equal(t, []string{"token:robot run_now", "token:robot resume", "otto pause"}, trail, "the project's audit trail")
+	assert.Contains(t, b.get(t, otto, "/projects").body, "run now by token:robot")
 	assert.Equal(t, http.StatusNotFound, b.apiCall(t, http.MethodPost, "/api/v1/projects/nope/run-now", operatorToken, nil, nil))
 }
 

@@ -22,7 +22,12 @@ type projectView struct {
 	Configured bool      `json:"configured"`
 	// Last is the project's newest job; nil before its first.
 	Last *jobListItem `json:"last_job,omitempty"`
+	// Audit are the latest pauses, resumes and runs now, newest first.
+	Audit []jobhistory.ProjectEntry `json:"audit"`
 }
+
+// projectAudit is how many audit entries the projects page shows per project.
+const projectAudit = 3
 
 func (c *Console) schedules() *scheduler.Store {
 	return &scheduler.Store{DB: c.opts.Pool, Projects: c.cfg.Projects}
@@ -54,14 +59,26 @@ func (c *Console) projectsView(r *http.Request) (any, error) {
 			it := newJobListItem(&last[0].Job, last[0].File)
 			pv.Last = &it
 		}
+		if pv.Audit, err = hist.ProjectEntries(ctx, st.Name, projectAudit); err != nil {
+			return nil, err
+		}
 		out = append(out, pv)
 	}
 	return map[string]any{"projects": out}, nil
 }
 
+// audit records a project action in the project's audit trail.
+func (c *Console) audit(r *http.Request, project, action string, attrs map[string]any) error {
+	return jobhistory.NewStore(c.opts.Pool).AddProjectEntry(r.Context(),
+		jobhistory.ProjectEntry{Project: project, Actor: c.me(r).actor(), Action: action, Attrs: attrs})
+}
+
 func (c *Console) doPause(r *http.Request, _ *imports.Action) (result, error) {
 	name := r.PathValue("project")
 	if err := c.schedules().Pause(r.Context(), name, c.me(r).actor()); err != nil {
+		return result{}, err
+	}
+	if err := c.audit(r, name, jobhistory.ProjectPause, nil); err != nil {
 		return result{}, err
 	}
 	return result{Next: "/projects", Message: fmt.Sprintf("Project %s paused: its schedule does not fire until it is resumed.", name)}, nil
@@ -70,6 +87,9 @@ func (c *Console) doPause(r *http.Request, _ *imports.Action) (result, error) {
 func (c *Console) doResume(r *http.Request, _ *imports.Action) (result, error) {
 	name := r.PathValue("project")
 	if err := c.schedules().Resume(r.Context(), name); err != nil {
+		return result{}, err
+	}
+	if err := c.audit(r, name, jobhistory.ProjectResume, nil); err != nil {
 		return result{}, err
 	}
 	return result{Next: "/projects", Message: fmt.Sprintf("Project %s resumed: it runs on its schedule again.", name)}, nil
@@ -84,7 +104,9 @@ func (c *Console) doRunNow(r *http.Request, _ *imports.Action) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	c.log.Info("console: run now", "project", name, "by", c.me(r).actor(), "river_job", id)
+	if err := c.audit(r, name, jobhistory.ProjectRunNow, map[string]any{"river_job": id}); err != nil {
+		return result{}, err
+	}
 	return result{Next: "/projects", Data: map[string]any{"river_job": id},
 		Message: fmt.Sprintf("Project %s: its discovery runs now; new jobs show in the job list.", name)}, nil
 }
