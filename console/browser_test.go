@@ -35,12 +35,12 @@ func TestBrowserReviewLoop(t *testing.T) {
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(alloc)
 	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancelTimeout()
-	// A step that waits for what never comes fails within seconds, with a screenshot.
+	// A step that waits for what never comes fails within 30 s (a loaded machine is slow), with a screenshot.
 	stepTimeout := func(steps ...chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(c context.Context, tg *chromedp.Target) error {
-			c, cancel := context.WithTimeout(c, 15*time.Second)
+			c, cancel := context.WithTimeout(c, 30*time.Second)
 			defer cancel()
 			_, err := chromedp.Steps(steps...)(c, tg)
 			return err
@@ -58,6 +58,7 @@ func TestBrowserReviewLoop(t *testing.T) {
 	}
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
+		defer func(start time.Time) { t.Logf("%s: %s", what, time.Since(start).Round(time.Millisecond)) }(time.Now())
 		if err := chromedp.Do(ctx, stepTimeout(steps...)); err != nil {
 			if png, serr := chromedp.Run(ctx, chromedp.FullScreenshot(100)); serr == nil {
 				_ = os.WriteFile(filepath.Join(shots, "failed.png"), png, 0o644)
@@ -71,10 +72,18 @@ func TestBrowserReviewLoop(t *testing.T) {
 		require.NoError(t, err, "text of %s", sel)
 		return s
 	}
+	// follow clicks sel and waits for the page it leads to to load, so that what comes next
+	// is looked for on the new page, never on the old one.
+	follow := func(sel string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(c context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))(c, tg)
+			return err
+		})
+	}
 	// flash clicks sel and waits for the next page's message to say want.
 	flash := func(sel, want string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(c context.Context, tg *chromedp.Target) error {
-			if _, err := chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))(c, tg); err != nil {
+			if _, err := follow(sel)(c, tg); err != nil {
 				return err
 			}
 			got, err := chromedp.Text(chromedp.CSS(".flash"))(c, tg)
@@ -93,17 +102,17 @@ func TestBrowserReviewLoop(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), testPassword),
 	)
 	shot("login")
-	do("open the job", chromedp.Click(chromedp.CSS(`.login button`)), chromedp.WaitVisible(chromedp.CSS(`.actions .primary`)))
+	do("open the job", follow(`.login button`), chromedp.WaitVisible(chromedp.CSS(`.actions .primary`)))
 	assert.Contains(t, text(".summary"), "partially succeeded")
 	shot("job")
 
-	do("open its errors", chromedp.Click(chromedp.CSS(`.actions a.primary`)), chromedp.WaitVisible(chromedp.CSS(`.groups`)))
+	do("open its errors", follow(`.actions a.primary`), chromedp.WaitVisible(chromedp.CSS(`.groups`)))
 	assert.Contains(t, text(".summary"), "8 of 300 rows wait")
 	shot("review")
 
 	// The group of rows our rules found without a customer group: filter, fix inline.
 	do("filter on a group",
-		chromedp.Click(chromedp.CSS(`.groups a[href*="field=CUSTOMERGROUPID"][href*="rule=required"]`)),
+		follow(`.groups a[href*="field=CUSTOMERGROUPID"][href*="rule=required"]`),
 		chromedp.WaitVisible(chromedp.CSS(`.chip`)),
 		chromedp.WaitVisible(chromedp.ID("row-20")),
 	)
@@ -126,7 +135,7 @@ func TestBrowserReviewLoop(t *testing.T) {
 		chromedp.Navigate(u+fmt.Sprintf("/jobs/%d/errors", job)),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="q"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="q"]`), "c000029"),
-		chromedp.Click(chromedp.CSS(`form.filters button`)),
+		follow(`form.filters button`),
 		chromedp.WaitVisible(chromedp.ID("row-30")),
 		chromedp.Click(chromedp.CSS(`#row-30 .act button`)),
 		chromedp.WaitVisible(chromedp.CSS(`#row-30 input[name="v.CUSTOMERACCOUNT"]`)),
@@ -161,6 +170,12 @@ func TestBrowserReviewLoop(t *testing.T) {
 		chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(200*time.Millisecond)))
 	require.NoError(t, err, "the job page shows the job succeeded")
 	shot("succeeded")
+	do("the job list", chromedp.Navigate(u+"/jobs"), chromedp.WaitVisible(chromedp.CSS("table.list")))
+	shot("jobs")
+	do("the projects", chromedp.Navigate(u+"/projects"), chromedp.WaitVisible(chromedp.CSS("table.list")))
+	shot("projects")
+	do("a row in full", chromedp.Navigate(u+fmt.Sprintf("/jobs/%d/rows/57", job)), chromedp.WaitVisible(chromedp.CSS("h1")))
+	shot("row-57")
 
 	s := b.waitJob(t, job)
 	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
