@@ -1,7 +1,9 @@
 package console
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"crypto/subtle"
 	"net"
 	"net/http"
@@ -186,8 +188,61 @@ func (c *Console) riverUI() http.Handler {
 			c.riverAdmin.ServeHTTP(w, r)
 		case r.Method != http.MethodGet && r.Method != http.MethodHead:
 			c.fail(w, r, http.StatusForbidden, "River's UI is read-only for your role ("+id.Role+"): only an admin acts in it")
+		case strings.HasPrefix(r.URL.Path, riverPrefix+"/api/jobs"):
+			hideArgs(w, r, c.riverRead)
 		default:
 			c.riverRead.ServeHTTP(w, r)
 		}
 	})
 }
+
+// hideArgs serves River's job API with every job's arguments replaced by {}: the UI's
+// JobListHideArgsByDefault only folds them away, and they may name customers or files.
+func hideArgs(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	buf := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	h.ServeHTTP(buf, r)
+	body := buf.body.Bytes()
+	var v any
+	if strings.HasPrefix(buf.header.Get("Content-Type"), "application/json") && json.Unmarshal(body, &v) == nil {
+		blankArgs(v)
+		if b, err := json.Marshal(v); err == nil {
+			body = b
+		}
+	}
+	for k, vs := range buf.header {
+		if k != "Content-Length" {
+			w.Header()[k] = vs
+		}
+	}
+	w.WriteHeader(buf.status)
+	_, _ = w.Write(body)
+}
+
+// blankArgs replaces the value of every "args" key below v with "{}".
+func blankArgs(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if _, isString := e.(string); k == "args" && isString {
+				v[k] = "{}"
+				continue
+			}
+			blankArgs(e)
+		}
+	case []any:
+		for _, e := range v {
+			blankArgs(e)
+		}
+	}
+}
+
+// bufferedResponse keeps a handler's response to rewrite it.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bufferedResponse) WriteHeader(status int)      { b.status = status }

@@ -110,6 +110,21 @@ func TestEveryMutatingRouteRefusesViewersAnonymousAndCrossOrigin(t *testing.T) {
 	resp = b.get(t, viewer, "/riverui/api/jobs?state=completed")
 	assert.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
 	admin := b.login(t, "ada")
+	// Job arguments are hidden from all but admins.
+	var list struct {
+		Data []struct {
+			Args string `json:"args"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(resp.body), &list), resp.body)
+	require.NotEmpty(t, list.Data, "the import's River jobs")
+	for _, j := range list.Data {
+		assert.Equal(t, "{}", j.Args)
+	}
+	resp = b.get(t, admin, "/riverui/api/jobs?state=completed")
+	require.NoError(t, json.Unmarshal([]byte(resp.body), &list), resp.body)
+	require.NotEmpty(t, list.Data)
+	assert.NotEqual(t, "{}", list.Data[0].Args, "an admin sees them")
 	resp = b.do(t, admin, http.MethodPost, "/riverui/api/jobs/cancel", strings.NewReader(`{"ids":["999999"]}`), http.Header{"Content-Type": {"application/json"}})
 	assert.NotEqual(t, http.StatusForbidden, resp.StatusCode, "an admin acts in River's UI: %s", resp.body)
 }
