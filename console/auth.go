@@ -3,8 +3,8 @@ package console
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"crypto/subtle"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
