@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -46,6 +47,7 @@ func queues(foreground string) map[string]river.QueueConfig {
 		qs[scheduler.Queue] = river.QueueConfig{MaxWorkers: 2}
 		qs[QueueMaintenance] = river.QueueConfig{MaxWorkers: 1}
 	}
+	maps.Copy(qs, exportQueues(foreground))
 	return qs
 }
 
@@ -143,12 +145,19 @@ const hurryPage = 1000
 // stages' kinds are looked at, and only those whose arguments name one of jobs or
 // executions are retried.
 func (r *riverSteps) Hurry(ctx context.Context, jobs []int64, executions []string) error {
+	return r.w.hurry(ctx, []string{IngestArgs{}.Kind(), UploadArgs{}.Kind(), PollArgs{}.Kind(), FinalizeArgs{}.Kind(), NotifyArgs{}.Kind()},
+		func(job int64, execution string) bool {
+			return slices.Contains(jobs, job) || (execution != "" && slices.Contains(executions, execution))
+		})
+}
+
+// hurry retries (through River's JobRetry) the retryable and scheduled River jobs of
+// kinds whose arguments match: their job_id and execution_id.
+func (w *Worker) hurry(ctx context.Context, kinds []string, match func(job int64, execution string) bool) error {
 	params := river.NewJobListParams().
-		States(rivertype.JobStateRetryable, rivertype.JobStateScheduled).
-		Kinds(IngestArgs{}.Kind(), UploadArgs{}.Kind(), PollArgs{}.Kind(), FinalizeArgs{}.Kind(), NotifyArgs{}.Kind()).
-		First(hurryPage)
+		States(rivertype.JobStateRetryable, rivertype.JobStateScheduled).Kinds(kinds...).First(hurryPage)
 	for {
-		res, err := r.w.client.JobList(ctx, params)
+		res, err := w.client.JobList(ctx, params)
 		if err != nil {
 			return fmt.Errorf("listing waiting steps: %w", err)
 		}
@@ -157,13 +166,10 @@ func (r *riverSteps) Hurry(ctx context.Context, jobs []int64, executions []strin
 				JobID       int64  `json:"job_id"`
 				ExecutionID string `json:"execution_id"`
 			}
-			if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
+			if err := json.Unmarshal(j.EncodedArgs, &a); err != nil || !match(a.JobID, a.ExecutionID) {
 				continue
 			}
-			if !slices.Contains(jobs, a.JobID) && (a.ExecutionID == "" || !slices.Contains(executions, a.ExecutionID)) {
-				continue
-			}
-			if _, err := r.w.client.JobRetry(ctx, j.ID); err != nil {
+			if _, err := w.client.JobRetry(ctx, j.ID); err != nil {
 				return fmt.Errorf("resuming river job %d: %w", j.ID, err)
 			}
 		}
