@@ -62,6 +62,23 @@ func (s *Stages) Dequeue(ctx context.Context, at imports.Attempt, jobID int64, s
 	activity := config.ActivityKey(p.Activity)
 	return pgx.BeginFunc(ctx, s.d.DB, func(tx pgx.Tx) error {
 		hist := s.hist(tx)
+		before, err := hist.RecurringMessageOf(ctx, j.Environment, activity, m.CorrelationID)
+		switch {
+		case err == nil && before.JobID == j.ID:
+			// The job has come round to a message it dequeued already (its ack failed,
+			// F&O handed it out again): the queue holds nothing new; the next run
+			// acknowledges it.
+			if err := hist.AddEvent(ctx, j.ID, "dequeue", "warn", fmt.Sprintf("message %s handed out again to the job that delivered it (%s): stopping here; the next run acknowledges it",
+				m.CorrelationID, before.Status), map[string]any{"correlation_id": m.CorrelationID}); err != nil {
+				return err
+			}
+			if err := hist.SetStage(ctx, j.ID, "finalize"); err != nil {
+				return err
+			}
+			return s.d.Steps.Insert(ctx, tx, Step{Kind: StepFinalize, Job: j})
+		case err != nil && !errors.Is(err, jobhistory.ErrMessageNotFound):
+			return err
+		}
 		rec, isNew, err := hist.RecordDequeue(ctx, jobhistory.RecurringMessage{Environment: j.Environment, Activity: activity,
 			CorrelationID: m.CorrelationID, Project: p.Name, JobID: j.ID, Seq: seq, DequeueBody: m.Raw, DownloadLocation: m.DownloadLocation})
 		if err != nil {
@@ -117,8 +134,9 @@ func noFileReason(m *dmf.Message, hasFile bool) string {
 // deliverMessage delivers a dequeued message: when its files are not written yet, its
 // file is downloaded (with the bearer token; an http://...:80 location is put on the
 // environment's https URL) and written; then it is acknowledged with the exact body of
-// its last dequeue. A failed ack is retried with backoff; when the attempts run out the
-// message stays written and unacknowledged, and F&O's redelivery is acknowledged then.
+// its last dequeue. A failed ack is retried by the client (429, 5xx, the network) until
+// its retry deadline; after that the message stays written and unacknowledged, and the
+// dequeue that gets it again acknowledges it.
 func (s *Stages) deliverMessage(ctx context.Context, at imports.Attempt, j *jobhistory.Job, p *Project, corr string) error {
 	activity := config.ActivityKey(p.Activity)
 	hist := s.hist(s.d.DB)
@@ -171,14 +189,15 @@ func (s *Stages) deliverMessage(ctx context.Context, at imports.Attempt, j *jobh
 		return err
 	}
 	if err := client.Ack(ctx, p.Activity, &dmf.Message{CorrelationID: corr, Raw: rec.DequeueBody}); err != nil {
-		s.d.Metrics.message("ack_failed")
-		if !at.Last() {
-			s.event(ctx, j.ID, StepDeliver, "warn", fmt.Sprintf("ack of message %s failed (attempt %d, retried): %v", corr, at.N, err), nil)
-			return err
+		if ctx.Err() != nil {
+			return err // stopping: the step runs again and acknowledges
 		}
-		// Written and not acknowledged: F&O hands it out again and the next dequeue
-		// acknowledges it without writing it again.
-		s.event(ctx, j.ID, StepDeliver, "error", fmt.Sprintf("ack of message %s failed %d times: %v; its files are written, the redelivery will be acknowledged", corr, at.N, err), nil)
+		// The client retried it for its retry deadline. The message stays written and
+		// unacknowledged: F&O hands it out again, and that dequeue acknowledges it
+		// without writing it again.
+		s.d.Metrics.message("ack_failed")
+		s.event(ctx, j.ID, "ack", "error", fmt.Sprintf("ack of message %s failed: %v; its files are written, and its redelivery will be acknowledged", corr, err),
+			map[string]any{"correlation_id": corr})
 		return s.nextMessage(ctx, j, next)
 	}
 	return pgx.BeginFunc(ctx, s.d.DB, func(tx pgx.Tx) error {
