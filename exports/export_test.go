@@ -17,14 +17,19 @@ import (
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 )
 
+// exportProject is the YAML item of a package export of EXP-CUST writing to path of conn
+// (both "": rest has the destination).
 func exportProject(name, conn, path, rest string) string {
+	dest := ""
+	if path != "" {
+		dest = fmt.Sprintf("    destination: { connection: %s, path: %q }\n", conn, path)
+	}
 	return fmt.Sprintf(`  - name: %s
     kind: export
     environment: emu
     definition_group: EXP-CUST
     legal_entity: USMF
-    destination: { connection: %s, path: %q }
-%s`, name, conn, path, rest)
+%s%s`, name, dest, rest)
 }
 
 // The issue's acceptance test: an export of 100k customers lands as CSV on SFTP, XLSX in
