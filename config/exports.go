@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"path"
 	"regexp"
 	"slices"
@@ -75,6 +76,10 @@ func (c *Config) applyExportDefaults(p *Project) {
 	if p.Kind == "import" && p.Recurring() && p.Enqueue == "" {
 		p.Enqueue = EnqueuePackage
 	}
+	if p.Kind == "import" && p.Recurring() && p.Enqueue == EnqueueSource && p.Target != nil {
+		// The file goes as given, once: its rows are one chunk.
+		p.Target.ChunkRows = math.MaxInt32
+	}
 	if p.Kind != "export" {
 		return
 	}
@@ -126,6 +131,9 @@ func (k checker) mode(key string, p *Project, label string, jobs map[string]stri
 		}
 		if p.Target != nil && p.Target.Lanes > 1 {
 			k.at(key+".target.lanes", p.Pos, "project %s: lanes do not apply to recurring imports: F&O's recurring job processes the messages", label)
+		}
+		if _, set := k.c.positions[key+".target.chunk_rows"]; set && p.Enqueue == EnqueueSource {
+			k.at(key+".target.chunk_rows", p.Pos, "project %s: chunk_rows does not apply to enqueue: source, which sends the file whole", label)
 		}
 	}
 }

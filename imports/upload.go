@@ -46,6 +46,9 @@ func (s *Stages) Upload(ctx context.Context, at Attempt, jobID int64, chunkNo in
 	if err != nil {
 		return s.FailChunk(ctx, c, err)
 	}
+	if p.Recurring() {
+		return s.enqueue(ctx, at, j, c, p, client) // recurring.go
+	}
 	attempt, err := hist.StartChunkUpload(ctx, c.JobID, c.No)
 	if err != nil {
 		return err
