@@ -142,7 +142,7 @@ func TestWorkbookOfSeveralEntitiesAndEmptyEntities(t *testing.T) {
 }
 
 // PartiallySucceeded delivers and flags the job (on_partial: deliver) or fails it and
-// writes nothing (fail). Not-ready URLs ("", "''", a zero GUID) and "not found" right
+// writes nothing (fail). Not-ready URLs ("", "”", a zero GUID) and "not found" right
 // after the request are waited out.
 func TestPartialExportsAndNotReadyAnswers(t *testing.T) {
 	t.Parallel()

@@ -29,7 +29,7 @@ func ExecutionID(project string, job int64, nonce string) string {
 const zeroGUID = "00000000-0000-0000-0000-000000000000"
 
 // PackageURL reads a GetExportedPackageUrl answer: the URL, or false while the package is
-// not ready. F&O answers "" (and, as some clients see it, the literal "''", or a zero
+// not ready. F&O answers "" (and, as some clients see it, the literal "”", or a zero
 // GUID) until the package exists, even a little after the export reports Succeeded
 // (dmf-api.md §2.5).
 func PackageURL(v string) (string, bool) {

@@ -126,7 +126,9 @@ func snooze(d time.Duration) error { return &imports.SnoozeError{After: max(d, 1
 
 func permanent(err error) error { return &imports.PermanentError{Err: err} }
 
-func (s *Stages) hist(db jobhistory.DBTX) *jobhistory.Store { return jobhistory.NewStore(db).As(s.d.Node) }
+func (s *Stages) hist(db jobhistory.DBTX) *jobhistory.Store {
+	return jobhistory.NewStore(db).As(s.d.Node)
+}
 
 // event records an entry of a job's timeline; a failure to record it is logged.
 func (s *Stages) event(ctx context.Context, job int64, stage StepKind, level, msg string, attrs map[string]any) {

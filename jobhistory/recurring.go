@@ -63,8 +63,8 @@ const recurringColumns = `environment, activity, correlation_id, project, coales
 
 func scanRecurring(row pgx.Row, extra ...any) (RecurringMessage, error) {
 	var (
-		m             RecurringMessage
-		written, ack  *time.Time
+		m            RecurringMessage
+		written, ack *time.Time
 	)
 	err := row.Scan(append([]any{&m.Environment, &m.Activity, &m.CorrelationID, &m.Project, &m.JobID, &m.Seq, &m.Status,
 		&m.DequeueBody, &m.DownloadLocation, &m.Dequeues, &m.AckAttempts, &m.Rows, &m.Files, &m.Error,

@@ -160,7 +160,7 @@
 // file per entity with every catalog field (an entity without rows gets a file with its
 // header alone). GetExportedPackageUrl answers "" until the execution has ended, and once
 // more on the first call after that, as F&O can; Faults.ExportURLNotReady makes more
-// calls answer "", "''" or a zero GUID; then a SAS URL. Faults.PartialExports ends
+// calls answer "", "”" or a zero GUID; then a SAS URL. Faults.PartialExports ends
 // exports PartiallySucceeded, with their package. ExportFromPackage turns the uploaded
 // package's entities into an export project and, with execute, runs it.
 //

@@ -413,7 +413,7 @@ var notReadyForms = []string{"", "''", "00000000-0000-0000-0000-000000000000"}
 
 // actionExportedPackageURL implements GetExportedPackageUrl: "" until the package is
 // materialised. Like F&O right after Succeeded, the first call after the export ends
-// answers "" once more, and with Faults.ExportURLNotReady more calls answer "", "''" or
+// answers "" once more, and with Faults.ExportURLNotReady more calls answer "", "”" or
 // a zero GUID; clients poll until the URL is there.
 func (e *Emulator) actionExportedPackageURL(w http.ResponseWriter, r *http.Request, a args) {
 	ex, ok := e.execution(a.str("executionId"))

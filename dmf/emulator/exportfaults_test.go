@@ -15,7 +15,7 @@ import (
 
 // An export project of several entities packs a data file each; an entity without rows
 // gets its header alone. PartialExports ends the export PartiallySucceeded with its
-// package, and ExportURLNotReady answers GetExportedPackageUrl "", "''" and a zero GUID
+// package, and ExportURLNotReady answers GetExportedPackageUrl "", "”" and a zero GUID
 // first.
 func TestExportOfSeveralEntitiesPartialAndNotReady(t *testing.T) {
 	t.Parallel()
