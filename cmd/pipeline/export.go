@@ -152,8 +152,12 @@ func waitExport(ctx context.Context, w *worker.Worker, id int64, out io.Writer, 
 			return s, err
 		}
 		if !quiet {
-			if s.Stage != stage {
-				stage = s.Stage
+			at := s.Stage
+			if s.Status == jobhistory.JobQueued {
+				at = "queued"
+			}
+			if at != stage {
+				stage = at
 				line := fmt.Sprintf("export job %d %s", s.ID, stage)
 				if s.Execution != "" && s.DMFStatus != "" {
 					line += fmt.Sprintf(" (execution %s: %s)", s.Execution, s.DMFStatus)
