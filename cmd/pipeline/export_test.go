@@ -66,6 +66,11 @@ func TestExportCommand(t *testing.T) {
 	data, err := os.ReadFile(csvFiles[0])
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(string(data), "VENDORACCOUNTNUMBER,"), "%s", data)
+	out, code = runCLI(t, "jobs", "show", "1", "-c", cfg, "--database-url", dbURL)
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "files: 2")
+	assert.Regexp(t, `data\s+out:vendors/\S+/vendors.csv\s+Vendors V2\s+1\s+2\s+`, out)
+	assert.Regexp(t, `manifest\s+out:vendors/`, out)
 
 	em.SetFaults(emulator.Faults{PartialExports: true})
 	out, code = export("vendors", "--json")
