@@ -8,6 +8,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/exports"
+	"github.com/dmfpipe/dmfpipe/exports/pathtemplate"
 	"github.com/dmfpipe/dmfpipe/ingest"
 )
 
@@ -51,11 +52,16 @@ func (a *App) ExportProject(name string) (*exports.Project, error) {
 }
 
 // compileExports compiles every export project with a destination and returns the
-// problems.
+// problems. A project whose path templates do not parse is left to config validation,
+// which reports them at their lines.
 func (a *App) compileExports() config.Problems {
 	var probs config.Problems
 	for _, p := range a.cfg.Projects {
 		if p.Kind != "export" || p.Destination == nil {
+			continue
+		}
+		if !templatesParse(p) {
+			probs = append(probs, exports.ColumnProblems(p)...)
 			continue
 		}
 		var ps config.Problems
@@ -64,6 +70,27 @@ func (a *App) compileExports() config.Problems {
 		}
 	}
 	return probs
+}
+
+// templatesParse reports whether an export project's path templates all parse.
+func templatesParse(p *config.Project) bool {
+	paths := []string{p.Destination.Path}
+	for _, extra := range []string{p.Destination.Manifest, p.Destination.RawPackage} {
+		if extra != "" {
+			paths = append(paths, extra)
+		}
+	}
+	for _, e := range p.Entities {
+		if e.Path != "" {
+			paths = append(paths, e.Path)
+		}
+	}
+	for _, s := range paths {
+		if _, err := pathtemplate.Parse(s); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // Destination opens a connection by name to write export files to.

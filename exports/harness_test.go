@@ -58,8 +58,9 @@ type opts struct {
 	projects string
 	emulator func(*emulator.Config)
 	dmf      func(*dmf.Options)
-	// sftp and blob add those connections (they need the services).
-	sftp, blob bool
+	// sftp and blob add those connections (they need the services); smtp sends mail
+	// to Mailpit.
+	sftp, blob, smtp bool
 	// poll is the environment's poll schedule.
 	poll string
 }
@@ -112,6 +113,12 @@ func setup(t testing.TB, o opts) *bundle {
 		t.Cleanup(func() { _, _ = c.Delete(context.Background(), nil) })
 		b.blob = c
 		yaml += fmt.Sprintf("  landing: { type: azblob, connection_string: %q, container: %s }\n", cs, name)
+	}
+	if o.smtp {
+		addr, _ := testsvc.Mailpit(t)
+		host, port, err := net.SplitHostPort(addr)
+		require.NoError(t, err)
+		yaml += fmt.Sprintf("smtp: { host: %s, port: %s, tls: none, from: dmfpipe-exports@example.test }\n", host, port)
 	}
 	// SFTPROOT in a project stands for the SFTP server's test folder (the connection's
 	// root is the server's /).

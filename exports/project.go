@@ -93,15 +93,29 @@ func Compile(p *config.Project, cat *catalog.Catalog) (*Project, config.Problems
 	if err := out.Writer.Validate(); err != nil {
 		add("format: %v", err)
 	}
+	entities, eprobs := compileEntities(p, parse)
+	out.entities = entities
+	probs = append(probs, eprobs...)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return out, nil
+}
+
+// compileEntities compiles the project's entities: their paths (with parse) and their
+// columns, in name order.
+func compileEntities(p *config.Project, parse func(key, s string) *pathtemplate.Template) ([]*Entity, config.Problems) {
+	var probs config.Problems
 	names := make([]string, 0, len(p.Entities))
 	for name := range p.Entities {
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	var out []*Entity
 	for _, name := range names {
 		ce := p.Entities[name]
 		e := &Entity{Name: name, Skip: ce.Skip}
-		if ce.Path != "" {
+		if ce.Path != "" && parse != nil {
 			e.Path = parse("entities."+name+".path", ce.Path)
 		}
 		if len(ce.Columns) > 0 {
@@ -110,16 +124,20 @@ func Compile(p *config.Project, cat *catalog.Catalog) (*Project, config.Problems
 			if errors.As(err, &ps) {
 				probs = append(probs, ps...)
 			} else if err != nil {
-				add("entities.%s.columns: %v", name, err)
+				probs = append(probs, config.Problem{Position: ce.Pos, Msg: fmt.Sprintf("project %s: entities.%s.columns: %v", p.Name, name, err)})
 			}
 			e.Columns = m
 		}
-		out.entities = append(out.entities, e)
+		out = append(out, e)
 	}
-	if len(probs) > 0 {
-		return nil, probs
-	}
-	return out, nil
+	return out, probs
+}
+
+// ColumnProblems compiles only an export project's columns and returns their problems:
+// what `check` reports of a project whose other settings config validation refused.
+func ColumnProblems(p *config.Project) config.Problems {
+	_, probs := compileEntities(p, nil)
+	return probs
 }
 
 // Entity returns how the entity F&O labels name (a package's EntityName) is written: the
