@@ -220,10 +220,14 @@ func TestExportKilledMidWriteLeavesNoFileAndReruns(t *testing.T) {
 		final   func() []string
 		read    func(path string) []byte
 	}{
-		{"mid-local", func() bool { return len(glob(t, filepath.Join(out, "mid", "*", ".customers.csv.*.dmfpipe-partial"))) > 0 },
+		{"mid-local", func() bool {
+			return len(glob(t, filepath.Join(out, "mid", "*", ".customers.csv.*.dmfpipe-partial"))) > 0
+		},
 			func() []string { return glob(t, filepath.Join(out, "mid", "*", "customers.csv")) },
 			func(p string) []byte { return readFile(t, filepath.Join(out, p)) }},
-		{"mid-sftp", func() bool { return len(glob(t, filepath.Join(srv.Root, "mid", "*", ".customers.csv.*.dmfpipe-partial"))) > 0 },
+		{"mid-sftp", func() bool {
+			return len(glob(t, filepath.Join(srv.Root, "mid", "*", ".customers.csv.*.dmfpipe-partial"))) > 0
+		},
 			func() []string { return glob(t, filepath.Join(srv.Root, "mid", "*", "customers.csv")) },
 			func(p string) []byte { return readFile(t, "/"+p) }},
 		{"mid-blob", func() bool { return len(blobNames(t, blob, true)) > len(blobNames(t, blob, false)) },
@@ -335,4 +339,3 @@ func readBlob(t *testing.T, c *container.Client, name string) []byte {
 	require.NoError(t, err)
 	return b
 }
-
