@@ -1,10 +1,10 @@
 package imports
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"time"
@@ -199,40 +199,26 @@ var packageStatuses = []staging.Status{staging.StatusValid, staging.StatusUpload
 
 // buildPackage streams a chunk's rows from staging into a package in a temp file.
 func (s *Stages) buildPackage(ctx context.Context, c jobhistory.Chunk, spec datapackage.Spec) (*os.File, int64, error) {
-	f, err := os.CreateTemp("", "dmfpipe-package-*.zip")
-	if err != nil {
-		return nil, 0, fmt.Errorf("creating the package of job %d chunk %d: %w", c.JobID, c.No, err)
-	}
-	fail := func(err error) (*os.File, int64, error) {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, 0, fmt.Errorf("building the package of job %d chunk %d: %w", c.JobID, c.No, err)
-	}
-	bw := bufio.NewWriterSize(f, 256<<10)
-	pw, err := datapackage.NewWriter(bw, spec)
-	if err != nil {
-		return fail(err)
-	}
-	err = s.staging(s.d.DB).EachRow(ctx, c.JobID, c.FirstRow, c.LastRow, packageStatuses, func(_ int64, vals []string) error {
-		return pw.WriteRow(vals)
+	f, size, err := s.tempFile("dmfpipe-package-*.zip", func(bw io.Writer) error {
+		pw, err := datapackage.NewWriter(bw, spec)
+		if err != nil {
+			return err
+		}
+		err = s.staging(s.d.DB).EachRow(ctx, c.JobID, c.FirstRow, c.LastRow, packageStatuses, func(_ int64, vals []string) error {
+			return pw.WriteRow(vals)
+		})
+		if err != nil {
+			return err
+		}
+		if pw.Rows() != int64(c.RowCount) {
+			return fmt.Errorf("%d rows in staging, %d planned", pw.Rows(), c.RowCount)
+		}
+		return pw.Close()
 	})
 	if err != nil {
-		return fail(err)
+		return nil, 0, fmt.Errorf("building the package of job %d chunk %d: %w", c.JobID, c.No, err)
 	}
-	if pw.Rows() != int64(c.RowCount) {
-		return fail(fmt.Errorf("%d rows in staging, %d planned", pw.Rows(), c.RowCount))
-	}
-	if err := pw.Close(); err != nil {
-		return fail(err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fail(err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return fail(err)
-	}
-	return f, st.Size(), nil
+	return f, size, nil
 }
 
 // withGroupLock runs fn holding the cluster-wide lock of a definition group: F&O does

@@ -193,28 +193,11 @@ func (r *riverExportSteps) args(s exports.Step) (river.JobArgs, *river.InsertOpt
 }
 
 func (r *riverExportSteps) Insert(ctx context.Context, tx pgx.Tx, steps ...exports.Step) error {
-	for _, s := range steps {
-		args, opts, err := r.args(s)
-		if err != nil {
-			return err
-		}
-		if _, err := r.w.client.InsertTx(ctx, tx, args, opts); err != nil {
-			return fmt.Errorf("inserting the %s step of export job %d: %w", s.Kind, s.Job.ID, err)
-		}
-	}
-	return nil
+	return insertSteps(ctx, r.w.client, tx, steps, r.args, func(s exports.Step) (string, int64) { return string(s.Kind), s.Job.ID })
 }
 
 func (r *riverExportSteps) Offer(ctx context.Context, s exports.Step) (bool, error) {
-	args, opts, err := r.args(s)
-	if err != nil {
-		return false, err
-	}
-	res, err := r.w.client.Insert(ctx, args, opts)
-	if err != nil {
-		return false, err
-	}
-	return !res.UniqueSkippedAsDuplicate, nil
+	return offerStep(ctx, r.w.client, s, r.args)
 }
 
 func (r *riverExportSteps) Name(kind exports.StepKind) string { return exportKinds[kind] }
