@@ -136,14 +136,14 @@ func (s *Stages) Finalize(ctx context.Context, jobID int64) error {
 		}
 	}
 	p, perr := s.d.Projects(j.Project)
-	recurring := perr == nil && p.Recurring()
+	msgs, err := hist.JobMessages(ctx, j.ID)
+	if err != nil {
+		return err
+	}
+	recurring := (perr == nil && p.Recurring()) || len(msgs) > 0
 	status := jobhistory.JobSucceeded
 	msg := fmt.Sprintf("%d rows in %d files", rows, data)
 	if recurring {
-		msgs, err := hist.JobMessages(ctx, j.ID)
-		if err != nil {
-			return err
-		}
 		status, msg = RecurringOutcome(msgs, j.Error)
 		msg = fmt.Sprintf("%s; %d rows in %d files", msg, rows, data)
 	} else {

@@ -198,7 +198,7 @@ func (s *Stages) deliverMessage(ctx context.Context, at imports.Attempt, j *jobh
 		s.d.Metrics.message("ack_failed")
 		s.event(ctx, j.ID, "ack", "error", fmt.Sprintf("ack of message %s failed: %v; its files are written, and its redelivery will be acknowledged", corr, err),
 			map[string]any{"correlation_id": corr})
-		return s.nextMessage(ctx, j, next)
+		return s.next(ctx, j, "dequeue", next, "", nil)
 	}
 	return pgx.BeginFunc(ctx, s.d.DB, func(tx pgx.Tx) error {
 		hist := s.hist(tx)
@@ -208,6 +208,9 @@ func (s *Stages) deliverMessage(ctx context.Context, at imports.Attempt, j *jobh
 		}
 		if err := hist.AddEvent(ctx, j.ID, "ack", "info", fmt.Sprintf("message %s acknowledged", corr),
 			map[string]any{"correlation_id": corr}); err != nil {
+			return err
+		}
+		if err := hist.SetStage(ctx, j.ID, "dequeue"); err != nil {
 			return err
 		}
 		s.d.Metrics.message("acked")
@@ -235,6 +238,9 @@ func (s *Stages) messageFailed(ctx context.Context, j *jobhistory.Job, rec jobhi
 			rec.CorrelationID, cause), map[string]any{"correlation_id": rec.CorrelationID}); err != nil {
 			return err
 		}
+		if err := hist.SetStage(ctx, j.ID, "dequeue"); err != nil {
+			return err
+		}
 		return s.d.Steps.Insert(ctx, tx, next)
 	})
 	if err != nil {
@@ -242,9 +248,4 @@ func (s *Stages) messageFailed(ctx context.Context, j *jobhistory.Job, rec jobhi
 	}
 	s.d.Metrics.message("failed")
 	return permanent(cause)
-}
-
-// nextMessage goes on with the next dequeue.
-func (s *Stages) nextMessage(ctx context.Context, j *jobhistory.Job, next Step) error {
-	return pgx.BeginFunc(ctx, s.d.DB, func(tx pgx.Tx) error { return s.d.Steps.Insert(ctx, tx, next) })
 }

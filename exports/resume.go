@@ -96,10 +96,10 @@ func (s *Stages) waitingStep(ctx context.Context, j *jobhistory.Job) (Step, erro
 	if len(msgs) == 0 {
 		return Step{Kind: StepDequeue, Job: j, Seq: 1}, nil
 	}
+	// A deliver records the stage dequeue when it goes on to the next message (acked,
+	// failed, or its ack given up); until then its message's delivery or ack is due.
 	last := msgs[len(msgs)-1]
-	switch last.Status {
-	case jobhistory.MessageDequeued, jobhistory.MessageWritten, jobhistory.MessageNoFile:
-		// Its delivery (or its ack) is due; the others went on to the next dequeue.
+	if j.Stage == "deliver" {
 		return Step{Kind: StepDeliver, Job: j, Unit: last.CorrelationID}, nil
 	}
 	return Step{Kind: StepDequeue, Job: j, Seq: last.Seq + 1}, nil

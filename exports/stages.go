@@ -257,7 +257,8 @@ func (s *Stages) retryOrFail(ctx context.Context, at imports.Attempt, j *jobhist
 	return err
 }
 
-// next records the job's next stage and inserts its step, in one transaction.
+// next records the job's next stage and inserts its step, in one transaction, with an
+// event saying msg (none when it is empty).
 func (s *Stages) next(ctx context.Context, j *jobhistory.Job, stage string, step Step, msg string, attrs map[string]any) error {
 	return pgx.BeginFunc(ctx, s.d.DB, func(tx pgx.Tx) error {
 		hist := s.hist(tx)
