@@ -1,10 +1,10 @@
 package imports
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -49,6 +49,9 @@ func (s *Stages) Upload(ctx context.Context, at Attempt, jobID int64, chunkNo in
 	client, err := s.d.DMF(j.Environment)
 	if err != nil {
 		return s.FailChunk(ctx, c, err)
+	}
+	if p.Recurring() {
+		return s.enqueue(ctx, at, j, c, p, client) // recurring.go
 	}
 	attempt, err := hist.StartChunkUpload(ctx, c.JobID, c.No)
 	if err != nil {
@@ -203,18 +206,18 @@ var uploadStatuses = []staging.Status{staging.StatusValid, staging.StatusUploade
 // on (the package must be the same one).
 var packageStatuses = []staging.Status{staging.StatusValid, staging.StatusUploaded, staging.StatusImported, staging.StatusRejected}
 
-// packagePrefix starts the name of a package's temp file, followed by the process id: a
-// package is removed on every way out of its upload, and those of a process that was
-// killed are removed by the next one (RemoveStalePackages).
-const packagePrefix = "dmfpipe-package-"
+// tempPrefix starts the name of an upload's temp file (a package, an enqueued file),
+// followed by the process id: the file is removed on every way out of its upload, and
+// those of a process that was killed are removed by the next one (RemoveStaleTempFiles).
+const tempPrefix = "dmfpipe-upload-"
 
-// RemoveStalePackages removes the package temp files that processes no longer alive
+// RemoveStaleTempFiles removes the upload temp files that processes no longer alive
 // left behind (a SIGKILL leaves no way out to remove them), and returns their names.
-func RemoveStalePackages() []string {
-	names, _ := filepath.Glob(filepath.Join(os.TempDir(), packagePrefix+"*-*.zip"))
+func RemoveStaleTempFiles() []string {
+	names, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*-*"))
 	var removed []string
 	for _, name := range names {
-		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(filepath.Base(name), packagePrefix), "-", 2)[0])
+		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(filepath.Base(name), tempPrefix), "-", 2)[0])
 		if err != nil || pid == os.Getpid() || processAlive(pid) {
 			continue
 		}
@@ -233,45 +236,31 @@ func processAlive(pid int) bool {
 
 // buildPackage streams a chunk's rows from staging into a package in a temp file.
 func (s *Stages) buildPackage(ctx context.Context, c jobhistory.Chunk, spec datapackage.Spec) (*os.File, int64, error) {
-	f, err := os.CreateTemp("", packagePrefix+strconv.Itoa(os.Getpid())+"-*.zip")
-	if err != nil {
-		return nil, 0, fmt.Errorf("creating the package of job %d chunk %d: %w", c.JobID, c.No, err)
-	}
-	fail := func(err error) (*os.File, int64, error) {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, 0, fmt.Errorf("building the package of job %d chunk %d: %w", c.JobID, c.No, err)
-	}
-	bw := bufio.NewWriterSize(f, 256<<10)
-	pw, err := datapackage.NewWriter(bw, spec)
-	if err != nil {
-		return fail(err)
-	}
 	// The rows of the chunk's own attempt: a chunk of a later attempt spans rows of earlier ones.
 	attempt, err := s.hist(s.d.DB).ChunkAttempt(ctx, c.JobID, c.No)
 	if err != nil {
-		return fail(err)
+		return nil, 0, fmt.Errorf("building the package of job %d chunk %d: %w", c.JobID, c.No, err)
 	}
-	err = s.staging(s.d.DB).EachAttemptRow(ctx, c.JobID, attempt, c.FirstRow, c.LastRow, packageStatuses, func(_ int64, vals []string) error {
-		return pw.WriteRow(vals)
+	f, size, err := s.tempFile("package-*.zip", func(bw io.Writer) error {
+		pw, err := datapackage.NewWriter(bw, spec)
+		if err != nil {
+			return err
+		}
+		err = s.staging(s.d.DB).EachAttemptRow(ctx, c.JobID, attempt, c.FirstRow, c.LastRow, packageStatuses, func(_ int64, vals []string) error {
+			return pw.WriteRow(vals)
+		})
+		if err != nil {
+			return err
+		}
+		if pw.Rows() != int64(c.RowCount) {
+			return fmt.Errorf("%d rows in staging, %d planned", pw.Rows(), c.RowCount)
+		}
+		return pw.Close()
 	})
 	if err != nil {
-		return fail(err)
+		return nil, 0, fmt.Errorf("building the package of job %d chunk %d: %w", c.JobID, c.No, err)
 	}
-	if pw.Rows() != int64(c.RowCount) {
-		return fail(fmt.Errorf("%d rows in staging, %d planned", pw.Rows(), c.RowCount))
-	}
-	if err := pw.Close(); err != nil {
-		return fail(err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fail(err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return fail(err)
-	}
-	return f, st.Size(), nil
+	return f, size, nil
 }
 
 // withGroupLock runs fn holding the cluster-wide lock of a definition group: F&O does

@@ -28,6 +28,10 @@ var devImports = []struct{ project, file string }{
 	{"products-json", "data/inbox/products/products_20261125.json"},
 }
 
+// devExport is the example export project `pipeline dev` runs after the imports: the
+// customers it imported, out again; the emulator gets its export project.
+var devExport = struct{ project, group, entity string }{"customers-export", "DMFPIPE-EXPORT-CUSTOMERS", "Customers V3"}
+
 // devConfigName is the example config pointed at this run's Postgres and emulator.
 const devConfigName = "dev.yaml"
 
@@ -48,7 +52,9 @@ func newDevCmd() *cobra.Command {
 
 then runs the example import projects end to end on their sample files (a Windows-1252
 CSV, an XLSX workbook and a nested JSON feed): read, map, validate, stage, package,
-upload, ImportFromPackage, status polling, and prints what it did.
+upload, ImportFromPackage, status polling; then exports the imported customers again
+(customers-export: ExportToPackage, the package downloaded and written as CSV with a
+manifest to data/outbox), and prints what it did.
 
 With --serve it keeps Postgres and the emulator running until Ctrl-C, so that you can
 try other commands against them with the printed config (-c). Without it, everything
@@ -135,6 +141,18 @@ func runDev(cmd *cobra.Command, dir string, serve, keep bool) (err error) {
 		if err := root.ExecuteContext(ctx); err != nil {
 			return fmt.Errorf("sample import of %s: %w", imp.project, err)
 		}
+	}
+	em.AddExportProject(emulator.ExportProject{DefinitionGroup: devExport.group, Entity: devExport.entity, LegalEntity: "USMF"})
+	if err := os.MkdirAll(filepath.Join(dir, "data", "outbox"), 0o755); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "==> pipeline export %s\n", devExport.project)
+	root := newRootCmd()
+	root.SetOut(out)
+	root.SetErr(cmd.ErrOrStderr())
+	root.SetArgs([]string{"export", "-c", cfgPath, devExport.project})
+	if err := root.ExecuteContext(ctx); err != nil {
+		return fmt.Errorf("sample export of %s: %w", devExport.project, err)
 	}
 	stats := em.Stats()
 	fmt.Fprintf(out, "\ndmfpipe dev: done in %s\n", time.Since(started).Round(time.Millisecond))
