@@ -158,7 +158,7 @@ func (s *Stages) chunkFile(ctx context.Context, c jobhistory.Chunk) (*os.File, i
 	if err != nil {
 		return nil, 0, err
 	}
-	return s.tempFile(fmt.Sprintf("enqueue-%d-%d-*.csv", c.JobID, c.No), func(w io.Writer) error {
+	return s.tempFile(fmt.Sprintf("the file of job %d chunk %d", c.JobID, c.No), fmt.Sprintf("enqueue-%d-%d-*.csv", c.JobID, c.No), func(w io.Writer) error {
 		cw, err := writer.New(w, writer.Options{Encoding: writer.UTF16, BOM: true})
 		if err != nil {
 			return err
@@ -166,10 +166,7 @@ func (s *Stages) chunkFile(ctx context.Context, c jobhistory.Chunk) (*os.File, i
 		if err := cw.Begin("chunk", layout.Fields); err != nil {
 			return err
 		}
-		err = s.staging(s.d.DB).EachRow(ctx, c.JobID, c.FirstRow, c.LastRow, packageStatuses, func(_ int64, vals []string) error {
-			return cw.Row(vals)
-		})
-		if err != nil {
+		if err := s.eachChunkRow(ctx, c, cw.Row); err != nil {
 			return err
 		}
 		return cw.Close()
@@ -188,23 +185,23 @@ func (s *Stages) spool(ctx context.Context, connection, name string) (*os.File, 
 		return nil, 0, fmt.Errorf("opening %s to enqueue it: %w", name, err)
 	}
 	defer rc.Close()
-	return s.tempFile("enqueue-*", func(w io.Writer) error {
+	return s.tempFile("a copy of "+name, "enqueue-*", func(w io.Writer) error {
 		_, err := io.Copy(w, rc)
 		return err
 	})
 }
 
-// tempFile writes a temporary file with fill and returns it with its size; its name
-// holds the process id after tempPrefix.
-func (s *Stages) tempFile(pattern string, fill func(io.Writer) error) (*os.File, int64, error) {
+// tempFile writes what (a package, a file) to a temporary file with fill and returns it
+// with its size; its name holds the process id after tempPrefix, then pattern.
+func (s *Stages) tempFile(what, pattern string, fill func(io.Writer) error) (*os.File, int64, error) {
 	f, err := os.CreateTemp("", tempPrefix+strconv.Itoa(os.Getpid())+"-"+pattern)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("creating %s: %w", what, err)
 	}
 	fail := func(err error) (*os.File, int64, error) {
 		f.Close()
 		os.Remove(f.Name())
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("building %s: %w", what, err)
 	}
 	bw := bufio.NewWriterSize(f, 256<<10)
 	if err := fill(bw); err != nil {

@@ -236,20 +236,12 @@ func processAlive(pid int) bool {
 
 // buildPackage streams a chunk's rows from staging into a package in a temp file.
 func (s *Stages) buildPackage(ctx context.Context, c jobhistory.Chunk, spec datapackage.Spec) (*os.File, int64, error) {
-	// The rows of the chunk's own attempt: a chunk of a later attempt spans rows of earlier ones.
-	attempt, err := s.hist(s.d.DB).ChunkAttempt(ctx, c.JobID, c.No)
-	if err != nil {
-		return nil, 0, fmt.Errorf("building the package of job %d chunk %d: %w", c.JobID, c.No, err)
-	}
-	f, size, err := s.tempFile("package-*.zip", func(bw io.Writer) error {
+	return s.tempFile(fmt.Sprintf("the package of job %d chunk %d", c.JobID, c.No), "package-*.zip", func(bw io.Writer) error {
 		pw, err := datapackage.NewWriter(bw, spec)
 		if err != nil {
 			return err
 		}
-		err = s.staging(s.d.DB).EachAttemptRow(ctx, c.JobID, attempt, c.FirstRow, c.LastRow, packageStatuses, func(_ int64, vals []string) error {
-			return pw.WriteRow(vals)
-		})
-		if err != nil {
+		if err := s.eachChunkRow(ctx, c, pw.WriteRow); err != nil {
 			return err
 		}
 		if pw.Rows() != int64(c.RowCount) {
@@ -257,10 +249,17 @@ func (s *Stages) buildPackage(ctx context.Context, c jobhistory.Chunk, spec data
 		}
 		return pw.Close()
 	})
+}
+
+// eachChunkRow calls fn with the staged values of each row a chunk sends: the rows of the
+// chunk's own attempt (a chunk of a later attempt spans rows of earlier ones).
+func (s *Stages) eachChunkRow(ctx context.Context, c jobhistory.Chunk, fn func(vals []string) error) error {
+	attempt, err := s.hist(s.d.DB).ChunkAttempt(ctx, c.JobID, c.No)
 	if err != nil {
-		return nil, 0, fmt.Errorf("building the package of job %d chunk %d: %w", c.JobID, c.No, err)
+		return err
 	}
-	return f, size, nil
+	return s.staging(s.d.DB).EachAttemptRow(ctx, c.JobID, attempt, c.FirstRow, c.LastRow, packageStatuses,
+		func(_ int64, vals []string) error { return fn(vals) })
 }
 
 // withGroupLock runs fn holding the cluster-wide lock of a definition group: F&O does

@@ -29,7 +29,7 @@ func newServeCmd() *cobra.Command {
 	var db dbFlags
 	cmd := &cobra.Command{
 		Use:   "serve -c CFG",
-		Short: "Run the scheduler and the import workers, with health and metrics endpoints",
+		Short: "Run the scheduler and the import and export workers, with health and metrics endpoints",
 		Long: `serve runs every project on its schedule: the scheduler's periodic jobs, the import
 workers (discover, ingest, upload, poll, finalize, notify) and an HTTP listener on
 console.addr with /healthz (the process is up), /readyz (the database answers and the
