@@ -11,6 +11,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/imports"
+	"github.com/dmfpipe/dmfpipe/internal/tempfile"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 )
 
@@ -95,7 +96,7 @@ func (s *Stages) retryDelivery(ctx context.Context, at imports.Attempt, j *jobhi
 // download streams a package into a temporary file (fetch writes it; a broken transfer
 // it restarts rewinds the file) and returns the file, rewound, and its size.
 func (s *Stages) download(ctx context.Context, fetch func(io.Writer) (int64, error)) (*os.File, int64, error) {
-	f, err := os.CreateTemp(s.d.TempDir, "dmfpipe-export-*.zip")
+	f, err := tempfile.Create(s.d.TempDir, "export-*.zip")
 	if err != nil {
 		return nil, 0, fmt.Errorf("spooling the package: %w", err)
 	}

@@ -8,13 +8,13 @@ import (
 	"io"
 	"os"
 	"path"
-	"strconv"
 	"time"
 
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/datapackage"
 	"github.com/dmfpipe/dmfpipe/exports/writer"
+	"github.com/dmfpipe/dmfpipe/internal/tempfile"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 )
 
@@ -192,9 +192,9 @@ func (s *Stages) spool(ctx context.Context, connection, name string) (*os.File, 
 }
 
 // tempFile writes what (a package, a file) to a temporary file with fill and returns it
-// with its size; its name holds the process id after tempPrefix, then pattern.
+// with its size (see internal/tempfile for its name).
 func (s *Stages) tempFile(what, pattern string, fill func(io.Writer) error) (*os.File, int64, error) {
-	f, err := os.CreateTemp("", tempPrefix+strconv.Itoa(os.Getpid())+"-"+pattern)
+	f, err := tempfile.Create("", pattern)
 	if err != nil {
 		return nil, 0, fmt.Errorf("creating %s: %w", what, err)
 	}

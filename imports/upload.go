@@ -7,10 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -205,34 +201,6 @@ var uploadStatuses = []staging.Status{staging.StatusValid, staging.StatusUploade
 // and, when an execution is sent again after a crash, those F&O already gave a verdict
 // on (the package must be the same one).
 var packageStatuses = []staging.Status{staging.StatusValid, staging.StatusUploaded, staging.StatusImported, staging.StatusRejected}
-
-// tempPrefix starts the name of an upload's temp file (a package, an enqueued file),
-// followed by the process id: the file is removed on every way out of its upload, and
-// those of a process that was killed are removed by the next one (RemoveStaleTempFiles).
-const tempPrefix = "dmfpipe-upload-"
-
-// RemoveStaleTempFiles removes the upload temp files that processes no longer alive
-// left behind (a SIGKILL leaves no way out to remove them), and returns their names.
-func RemoveStaleTempFiles() []string {
-	names, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*-*"))
-	var removed []string
-	for _, name := range names {
-		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(filepath.Base(name), tempPrefix), "-", 2)[0])
-		if err != nil || pid == os.Getpid() || processAlive(pid) {
-			continue
-		}
-		if os.Remove(name) == nil {
-			removed = append(removed, name)
-		}
-	}
-	return removed
-}
-
-// processAlive reports whether a process with pid runs (signal 0 probes it).
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
 
 // buildPackage streams a chunk's rows from staging into a package in a temp file.
 func (s *Stages) buildPackage(ctx context.Context, c jobhistory.Chunk, spec datapackage.Spec) (*os.File, int64, error) {

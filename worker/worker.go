@@ -22,6 +22,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/ingest"
 	"github.com/dmfpipe/dmfpipe/internal/liveness"
+	"github.com/dmfpipe/dmfpipe/internal/tempfile"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/notify"
 	"github.com/dmfpipe/dmfpipe/scheduler"
@@ -283,8 +284,8 @@ func (w *Worker) Ready() bool { return w.ready.Load() }
 // then starts working jobs (and, with Deps.Periodic, firing schedules) and reclaiming
 // periodically (see reclaim.go).
 func (w *Worker) Start(ctx context.Context) error {
-	for _, name := range imports.RemoveStaleTempFiles() {
-		w.log.Info("removed the package a process that died left behind", "file", name)
+	for _, name := range tempfile.RemoveStale("") {
+		w.log.Info("removed a temporary file a process that died left behind", "file", name)
 	}
 	if err := w.takeLiveness(ctx); err != nil {
 		return err

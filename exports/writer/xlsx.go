@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf16"
 
+	"github.com/dmfpipe/dmfpipe/internal/tempfile"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -215,7 +216,7 @@ type spool struct {
 
 func (z *orderedZip) Create(name string) (io.Writer, error) {
 	if z.sheets > 1 && strings.HasPrefix(name, "xl/worksheets/sheet") && len(z.spools) < z.sheets {
-		f, err := os.CreateTemp("", "dmfpipe-sheet-*.xml")
+		f, err := tempfile.Create("", "sheet-*.xml")
 		if err != nil {
 			return nil, z.setErr(err)
 		}
