@@ -62,6 +62,7 @@ type App struct {
 	clients  map[string]*dmf.Client
 	notifier notify.Sender
 	notifyOK bool
+	exp      exportParts // exports.go
 }
 
 // New returns the parts of cfg; nothing is compiled or connected yet.
@@ -151,8 +152,9 @@ func (a *App) Compile(name string) (*imports.Project, error) {
 	return p, nil
 }
 
-// CompileAll compiles every import project and returns every problem, in file order.
-// Projects whose target is missing are left to config validation, which reports them.
+// CompileAll compiles every import and export project and returns every problem, in file
+// order. Projects whose target or destination is missing are left to config validation,
+// which reports them.
 func (a *App) CompileAll() config.Problems {
 	var probs config.Problems
 	for _, p := range a.cfg.Projects {
@@ -164,7 +166,7 @@ func (a *App) CompileAll() config.Problems {
 			probs = append(probs, ps...)
 		}
 	}
-	return probs
+	return append(probs, a.compileExports()...)
 }
 
 // Environment returns a configured F&O environment by name; "" names the only one.

@@ -203,6 +203,14 @@ type Project struct {
 	Timezone string `yaml:"timezone"`
 	// Paused keeps the schedule from firing (run-now still works).
 	Paused bool `yaml:"paused"`
+	// Mode is how the project talks to F&O: "package" (the default: the package API,
+	// ImportFromPackage or ExportToPackage into a definition group) or "recurring" (a
+	// recurring data job of F&O's, "Manage scheduled data jobs", through the recurring
+	// integrations API: an import enqueues to it, an export dequeues from it).
+	Mode string `yaml:"mode"`
+	// Activity is the recurring data job's activity id, a GUID (braces optional).
+	// Required with mode recurring, and only then.
+	Activity string `yaml:"activity"`
 
 	// import
 	Source     *Source      `yaml:"source"`
@@ -214,10 +222,40 @@ type Project struct {
 	Notify     *Notify      `yaml:"notify"`
 	References []*Reference `yaml:"references"`
 
+	// Enqueue (recurring imports) is what each message carries: "package" (the default:
+	// a chunk of the valid staged rows as a data package, for a recurring job that takes
+	// data packages), "file" (a chunk as a CSV-Unicode file of target.entity, for a job
+	// that takes files) or "source" (the source file as given, with target.entity, sent
+	// once every row of it is valid). A message is refused before it is sent when it is
+	// larger than F&O takes (about 32 MiB; F&O answers 413 somewhere above): lower
+	// target.chunk_rows, or use package or file instead of source.
+	Enqueue string `yaml:"enqueue"`
+
 	// export
-	DefinitionGroup string       `yaml:"definition_group"`
-	LegalEntity     string       `yaml:"legal_entity"`
-	Destination     *Destination `yaml:"destination"`
+	// DefinitionGroup is the export project in F&O (data project); it must exist there.
+	// Required for package exports; a recurring export's job has its own.
+	DefinitionGroup string `yaml:"definition_group"`
+	// LegalEntity is the company exported (dataAreaId). Required for package exports; a
+	// recurring export's company is its job's (it names {company} in paths when set).
+	LegalEntity string       `yaml:"legal_entity"`
+	Destination *Destination `yaml:"destination"`
+	// Entities tune the export of single entities, by entity name as F&O labels it
+	// ("Customers V3"): their own path, their columns, or leaving them out. Entities not
+	// listed are written as F&O exported them.
+	Entities map[string]*ExportEntity `yaml:"entities"`
+	// OnPartial says what a PartiallySucceeded export does: "deliver" (the default: its
+	// files are written and the job ends partially succeeded) or "fail" (nothing is
+	// written; the job fails).
+	OnPartial string `yaml:"on_partial"`
+	// OnEmpty says what an entity with no rows does: "header" (the default: a file with
+	// the header alone, or an empty JSON array) or "skip" (no file; the manifest lists the
+	// entity with 0 rows).
+	OnEmpty string `yaml:"on_empty"`
+	// OnNoFile (recurring exports) says what a message F&O hands out without a download
+	// location does: "ack" (the default: recorded and acknowledged, so that F&O stops
+	// handing it out) or "skip" (recorded and left unacknowledged: F&O hands it out again
+	// after 30 minutes).
+	OnNoFile string `yaml:"on_no_file"`
 
 	Pos Position `yaml:"-"`
 }
@@ -253,6 +291,12 @@ type Format struct {
 	HeaderRow int    `yaml:"header_row"`
 	// json
 	Records string `yaml:"records"` // JSON pointer to the array of records, e.g. /data/items
+	// csv exports
+	// BOM starts the file with a byte order mark. Defaults to true for utf-16 encodings,
+	// false otherwise; only utf-8 and utf-16 have one.
+	BOM *bool `yaml:"bom"`
+	// LineEnd is "crlf" (the default, RFC 4180) or "lf".
+	LineEnd string `yaml:"line_end"`
 }
 
 // Target is where an import project's rows go in F&O.
@@ -344,12 +388,66 @@ type Notify struct {
 	On []string `yaml:"on"`
 }
 
-// Destination is where an export project writes.
+// Destination is where an export project writes: a connection (local, sftp or azblob)
+// and path templates (package exports/pathtemplate). Every file is written to a
+// temporary name and renamed (on Blob: its block list committed last), so that a reader
+// never sees half a file; an existing file is never replaced (the job fails instead).
 type Destination struct {
 	Connection string `yaml:"connection"`
-	// Path may hold {date}, {time}, {project} and {execution} placeholders.
+	// Path names the data files, relative to the connection's root: {date} and {time}
+	// (the job's start, in the project's time zone), {project}, {entity}, {execution}
+	// (a package export's execution id, a recurring message's CorrelationId), {company}
+	// and {part} ({part:3} pads to 3 digits). Required. It needs {entity} when several
+	// entities would share a csv, json or ndjson file (xlsx takes a sheet per entity),
+	// {part} when files are split, {execution} in a recurring export. The format follows
+	// the extension unless format.type says otherwise.
 	Path string `yaml:"path"`
+	// Manifest names the manifest of each export run (JSON: every file with its rows,
+	// bytes and SHA-256), written after the data files. Defaults to
+	// "{project}_{execution}.manifest.json" in the folder of path (which may then not
+	// hold {entity} or {part}).
+	Manifest string `yaml:"manifest"`
+	// RawPackage, when set, names a copy of each package as F&O produced it (a zip),
+	// written before its data files; no {entity} or {part}.
+	RawPackage string `yaml:"raw_package"`
+	// Split cuts each entity's data into parts; needs {part} in path.
+	Split Split `yaml:"split"`
+	// Gzip compresses the csv, json and ndjson files; ".gz" is appended to names without it.
+	Gzip bool `yaml:"gzip"`
 }
+
+// Split bounds the size of an export's data files; a part ends at the first row that
+// reaches a bound. 0 is no bound.
+type Split struct {
+	// Rows is the most data rows a part holds; at most 1048575 for xlsx (Excel's limit,
+	// the header row aside).
+	Rows int `yaml:"rows"`
+	// Bytes is the most bytes a part holds before compression ("200MB", "1GiB"); not for
+	// xlsx.
+	Bytes ByteSize `yaml:"bytes"`
+}
+
+// ExportEntity is how an export writes one entity.
+type ExportEntity struct {
+	Name string `yaml:"-"`
+	// Path overrides destination.path for the entity.
+	Path string `yaml:"path"`
+	// Columns are the file's columns in order, each made with the mapping language
+	// (docs/mapping.md) from the entity's fields as F&O exported them (staging names,
+	// CUSTOMERACCOUNT): { Account: { from: CUSTOMERACCOUNT, transforms: [trim] } } or the
+	// shorthand Account: CUSTOMERACCOUNT. Empty writes every field, named as F&O names it.
+	Columns Columns `yaml:"columns"`
+	// Skip leaves the entity out of the files.
+	Skip bool `yaml:"skip"`
+
+	Pos Position `yaml:"-"`
+}
+
+// Columns are an export's output columns in file order, by name as written.
+type Columns []*FieldMapping
+
+// ByteSize is a size in bytes written as 1048576, "200MB", "64KiB" or "1GB".
+type ByteSize int64
 
 // Duration is a time.Duration written as "90s", "5m", "2h" or "30d"... (days allowed).
 type Duration time.Duration

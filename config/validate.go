@@ -109,6 +109,7 @@ func (c *Config) applyDefaults() {
 		if p.Notify != nil && len(p.Notify.On) == 0 {
 			p.Notify.On = []string{"failure", "partial"}
 		}
+		c.applyExportDefaults(p)
 	}
 }
 
@@ -163,6 +164,7 @@ func (c *Config) validate(p *Problems, unresolved map[string]bool) {
 	}
 	k.console(&c.Console)
 	names := map[string]string{}
+	jobs := map[string]string{} // recurring data jobs by environment/activity
 	for i, pr := range c.Projects {
 		key := fmt.Sprintf("projects[%d]", i)
 		if pr.Name != "" {
@@ -171,7 +173,7 @@ func (c *Config) validate(p *Problems, unresolved map[string]bool) {
 			}
 			names[pr.Name] = key
 		}
-		k.project(key, pr)
+		k.project(key, pr, jobs)
 	}
 	if len(c.Projects) == 0 && len(c.Environments) == 0 {
 		k.at("", top, "config defines no environments and no projects")
@@ -342,7 +344,7 @@ func ParseSchedule(schedule, timezone string) (cron.Schedule, error) {
 	return s, nil
 }
 
-func (k checker) project(key string, p *Project) {
+func (k checker) project(key string, p *Project, jobs map[string]string) {
 	label := p.Name
 	if label == "" {
 		k.at(key, p.Pos, "project: name is required")
@@ -363,6 +365,8 @@ func (k checker) project(key string, p *Project) {
 		}
 	}
 	k.format(key+".format", p, label)
+	k.formatKeys(key, p, label)
+	k.mode(key, p, label, jobs)
 	switch p.Kind {
 	case "import":
 		k.importProject(key, p, label)
@@ -404,6 +408,11 @@ func (k checker) importProject(key string, p *Project, label string) {
 			k.at(key+"."+f, p.Pos, "project %s: %s belongs to export projects (imports set target.%s)", label, f, f)
 		}
 	}
+	for _, f := range []string{"entities", "on_partial", "on_empty", "on_no_file"} {
+		if _, set := k.c.positions[key+"."+f]; set {
+			k.at(key+"."+f, p.Pos, "project %s: %s belongs to export projects", label, f)
+		}
+	}
 	if s := p.Source; s == nil {
 		k.at(key, p.Pos, "project %s: source is required for imports", label)
 	} else {
@@ -416,7 +425,7 @@ func (k checker) importProject(key string, p *Project, label string) {
 		if t.Entity == "" {
 			k.at(key+".target", p.Pos, "project %s: target.entity is required", label)
 		}
-		if t.DefinitionGroup == "" {
+		if t.DefinitionGroup == "" && !p.Recurring() {
 			k.at(key+".target", p.Pos, "project %s: target.definition_group is required", label)
 		}
 		if t.LegalEntity == "" && !capturesCompany(p.Source) {
@@ -517,29 +526,6 @@ func (k checker) notify(key string, p *Project, label string) {
 			k.at(key+".on", p.Pos, "project %s: notify.on takes failure, partial and success, not %q", label, on)
 		}
 	}
-}
-
-func (k checker) exportProject(key string, p *Project, label string) {
-	for _, f := range []string{"source", "target", "mapping", "validate", "references"} {
-		if _, set := k.c.positions[key+"."+f]; set {
-			k.at(key+"."+f, p.Pos, "project %s: %s belongs to import projects", label, f)
-		}
-	}
-	if p.DefinitionGroup == "" {
-		k.at(key, p.Pos, "project %s: definition_group is required for exports", label)
-	}
-	if p.LegalEntity == "" {
-		k.at(key, p.Pos, "project %s: legal_entity is required for exports", label)
-	}
-	if d := p.Destination; d == nil {
-		k.at(key, p.Pos, "project %s: destination is required for exports", label)
-	} else {
-		k.connectionRef(key+".destination.connection", p.Pos, label, d.Connection)
-		if d.Path == "" {
-			k.at(key+".destination", p.Pos, "project %s: destination.path is required", label)
-		}
-	}
-	k.notify(key+".notify", p, label)
 }
 
 func (k checker) connectionRef(key string, at Position, label, name string) {

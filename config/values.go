@@ -136,23 +136,37 @@ func ParseDuration(s string) (time.Duration, error) {
 
 // decodeNode reads the mapping block: entity field names to their mapping, in file order.
 func (m *Mapping) decodeNode(d *decoder, n *yaml.Node, path string) {
+	*m = append(*m, decodeFieldMappings(d, n, path, "entity fields", "field", strings.ToUpper)...)
+}
+
+// decodeNode reads an export's columns: output column names to their mapping, in file
+// order, names kept as written.
+func (c *Columns) decodeNode(d *decoder, n *yaml.Node, path string) {
+	*c = append(*c, decodeFieldMappings(d, n, path, "columns", "column", func(s string) string { return s })...)
+}
+
+// decodeFieldMappings reads a mapping block whose keys name what is mapped (normalized
+// by name: entity fields are upper case), in file order; a key mapped twice (regardless
+// of case) is an error.
+func decodeFieldMappings(d *decoder, n *yaml.Node, path, what, one string, name func(string) string) []*FieldMapping {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return
+		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s: expected a mapping of entity fields, got %s", path, kindName(n))
-		return
+		d.errorf(n, "%s: expected a mapping of %s, got %s", path, what, kindName(n))
+		return nil
 	}
+	var out []*FieldMapping
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		key := joinPath(path, k.Value)
-		field := strings.ToUpper(k.Value)
-		if seen[field] {
-			d.errorf(k, "%s: field mapped twice", key)
+		field := name(k.Value)
+		if seen[strings.ToUpper(field)] {
+			d.errorf(k, "%s: %s mapped twice", key, one)
 			continue
 		}
-		seen[field] = true
+		seen[strings.ToUpper(field)] = true
 		d.keys[key] = Position{File: d.file, Line: k.Line}
 		fm := &FieldMapping{Field: field, Pos: Position{File: d.file, Line: k.Line}}
 		if val.Kind == yaml.ScalarNode && val.Tag != "!!null" {
@@ -163,8 +177,44 @@ func (m *Mapping) decodeNode(d *decoder, n *yaml.Node, path string) {
 		} else {
 			d.decode(val, reflectValue(fm), key)
 		}
-		*m = append(*m, fm)
+		out = append(out, fm)
 	}
+	return out
+}
+
+func (b *ByteSize) decodeNode(d *decoder, n *yaml.Node, path string) {
+	s, ok := d.scalar(n, path, "a size")
+	if !ok {
+		return
+	}
+	v, err := ParseByteSize(s)
+	if err != nil {
+		d.errorf(n, "%s: %v", path, err)
+		return
+	}
+	*b = ByteSize(v)
+}
+
+// ParseByteSize reads a size: a whole number of bytes, or one with a unit (KB, MB, GB are
+// powers of 1000; KiB, MiB, GiB of 1024).
+func ParseByteSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(num), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid size %q (use e.g. 1048576, 64KiB, 200MB or 1GB)", s)
+	}
+	return n * mult, nil
 }
 
 // decodeNode reads "trim" or {name: args}.

@@ -118,10 +118,22 @@ type ExportParams struct {
 
 // ExportToPackage starts an export and returns the execution ID, with the same
 // long timeout, lost-response lookup and per-group serialisation as
-// ImportFromPackage.
+// ImportFromPackage. F&O may answer it only once the export has run (and has been
+// seen to hang); ExportToPackageAsync answers at once.
 func (c *Client) ExportToPackage(ctx context.Context, p ExportParams) (string, error) {
+	return c.exportToPackage(ctx, "ExportToPackage", p)
+}
+
+// ExportToPackageAsync is ExportToPackage's asynchronous form: F&O answers as soon as the
+// export is queued; poll GetExecutionSummaryStatus for its end (dmf-api.md §2.9). Older
+// environments lack the action and answer 404 (IsActionNotFound).
+func (c *Client) ExportToPackageAsync(ctx context.Context, p ExportParams) (string, error) {
+	return c.exportToPackage(ctx, "ExportToPackageAsync", p)
+}
+
+func (c *Client) exportToPackage(ctx context.Context, op string, p ExportParams) (string, error) {
 	if p.DefinitionGroupID == "" {
-		return "", errors.New("ExportToPackage: definition group is required")
+		return "", errors.New(op + ": definition group is required")
 	}
 	if p.ExecutionID == "" {
 		p.ExecutionID = NewExecutionID(p.DefinitionGroupID)
@@ -136,7 +148,13 @@ func (c *Client) ExportToPackage(ctx context.Context, p ExportParams) (string, e
 		"reExecute":         p.ReExecute,
 		"legalEntityId":     p.LegalEntityID,
 	}
-	return c.startExecution(ctx, "ExportToPackage", p.DefinitionGroupID, p.ExecutionID, params)
+	return c.startExecution(ctx, op, p.DefinitionGroupID, p.ExecutionID, params)
+}
+
+// IsActionNotFound reports F&O's 404 for an action the environment does not have.
+func IsActionNotFound(err error) bool {
+	var he *HTTPError
+	return errors.As(err, &he) && he.StatusCode == http.StatusNotFound
 }
 
 // startExecution sends a non-idempotent Import/ExportToPackage call. Whenever its

@@ -82,10 +82,15 @@ var messageStatuses = map[string]MessageStatus{
 	"processedwitherrors":  MessageProcessedWithErrors,
 	"postprocessingfailed": MessagePostProcessingFailed,
 	"postprocessingerror":  MessagePostProcessingFailed, // RIS's spelling
+	// RIS's DataJobState spellings (the legacy job status, dmf-api.md §3.5)
+	"preprocesserror":  MessagePreProcessingError,
+	"postprocesserror": MessagePostProcessingFailed,
+	"inprocess":        MessageProcessing,
 }
 
 // ParseMessageStatus maps s case-insensitively onto a documented status, treating
-// RIS's spellings (PreProcessing, PostProcessingError) as equivalent; an
+// RIS's spellings (PreProcessing, PostProcessingError; PreProcessError,
+// PostProcessError and InProcess of its job states) as equivalent; an
 // unrecognised value is returned trimmed but otherwise unchanged.
 func ParseMessageStatus(s string) MessageStatus {
 	s = strings.TrimSpace(s)

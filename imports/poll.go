@@ -65,6 +65,9 @@ func (s *Stages) Poll(ctx context.Context, at Attempt, execID string) error {
 	if err != nil {
 		return err
 	}
+	if p.Recurring() {
+		return s.pollMessage(ctx, at, p, c, ex) // recurring.go
+	}
 	if wait := s.pollWait(ex); wait > 0 {
 		return snooze(wait)
 	}
@@ -110,9 +113,18 @@ func (s *Stages) Poll(ctx context.Context, at Attempt, execID string) error {
 			return s.retryOrFailChunk(ctx, at, c, err)
 		}
 	}
+	return s.conclude(ctx, ex, c, string(st), st == dmf.StatusSucceeded, v)
+}
+
+// conclude ends a chunk on F&O's final answer about its execution ex: status as F&O
+// spelled it (recorded on the execution), clean when it was an unqualified success, and
+// the verdict on the chunk's rows. The chunk's rows are rejected, not imported or
+// imported as the verdict says, the chunk ends, and the job's finalize follows its last
+// chunk, in one transaction.
+func (s *Stages) conclude(ctx context.Context, ex jobhistory.Execution, c jobhistory.Chunk, status string, clean bool, v Verdict) error {
 	return pgx.BeginFunc(ctx, s.d.DB, func(tx pgx.Tx) error {
 		hist, store := s.hist(tx), s.staging(tx)
-		if err := hist.RecordPoll(ctx, ex.ID, string(st), true, ""); err != nil {
+		if err := hist.RecordPoll(ctx, ex.ID, status, true, ""); err != nil {
 			return err
 		}
 		if c, err := hist.LockChunk(ctx, c.JobID, c.No); err != nil || jobhistory.ChunkTerminal(c.Status) {
@@ -123,6 +135,7 @@ func (s *Stages) Poll(ctx context.Context, at Attempt, execID string) error {
 		}
 		var notImported int64
 		if v.NotImported != "" {
+			var err error
 			if notImported, err = store.MarkNotImported(ctx, c.JobID, c.FirstRow, c.LastRow,
 				[]staging.Status{staging.StatusUploaded}, v.NotImported); err != nil {
 				return err
@@ -137,21 +150,21 @@ func (s *Stages) Poll(ctx context.Context, at Attempt, execID string) error {
 		if v.NotImported != "" {
 			imported = 0
 		}
-		status := jobhistory.ChunkSucceeded
+		chunkStatus := jobhistory.ChunkSucceeded
 		switch {
 		case imported == 0:
-			status = jobhistory.ChunkFailed
-		case v.Rejected > 0 || st != dmf.StatusSucceeded:
-			status = jobhistory.ChunkPartiallySucceeded
+			chunkStatus = jobhistory.ChunkFailed
+		case v.Rejected > 0 || !clean:
+			chunkStatus = jobhistory.ChunkPartiallySucceeded
 		}
-		if err := hist.SetChunkStatus(ctx, c.JobID, c.No, status, chunkMessage(v.Unplaced)); err != nil {
+		if err := hist.SetChunkStatus(ctx, c.JobID, c.No, chunkStatus, chunkMessage(v.Unplaced)); err != nil {
 			return err
 		}
 		level := "info"
-		if status != jobhistory.ChunkSucceeded {
+		if chunkStatus != jobhistory.ChunkSucceeded {
 			level = "warn"
 		}
-		msg := fmt.Sprintf("chunk %d: execution %s %s: %d imported, %d rejected", c.No, ex.ID, st, imported, v.Rejected)
+		msg := fmt.Sprintf("chunk %d: execution %s %s: %d imported, %d rejected", c.No, ex.ID, status, imported, v.Rejected)
 		if notImported > 0 {
 			msg += fmt.Sprintf(", %d not imported", notImported)
 		}
@@ -159,7 +172,7 @@ func (s *Stages) Poll(ctx context.Context, at Attempt, execID string) error {
 			msg += fmt.Sprintf("; %d messages of F&O name no row: %s", len(v.Unplaced), chunkMessage(v.Unplaced))
 		}
 		if err := hist.AddEvent(ctx, c.JobID, string(StepPoll), level, msg,
-			map[string]any{"chunk": c.No, "execution": ex.ID, "status": string(st), "polls": ex.Polls + 1}); err != nil {
+			map[string]any{"chunk": c.No, "execution": ex.ID, "status": status, "polls": ex.Polls + 1}); err != nil {
 			return err
 		}
 		return s.finalizeIfDone(ctx, tx, c.JobID)

@@ -1,16 +1,12 @@
 package imports
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +45,9 @@ func (s *Stages) Upload(ctx context.Context, at Attempt, jobID int64, chunkNo in
 	client, err := s.d.DMF(j.Environment)
 	if err != nil {
 		return s.FailChunk(ctx, c, err)
+	}
+	if p.Recurring() {
+		return s.enqueue(ctx, at, j, c, p, client) // recurring.go
 	}
 	attempt, err := hist.StartChunkUpload(ctx, c.JobID, c.No)
 	if err != nil {
@@ -203,75 +202,32 @@ var uploadStatuses = []staging.Status{staging.StatusValid, staging.StatusUploade
 // on (the package must be the same one).
 var packageStatuses = []staging.Status{staging.StatusValid, staging.StatusUploaded, staging.StatusImported, staging.StatusRejected}
 
-// packagePrefix starts the name of a package's temp file, followed by the process id: a
-// package is removed on every way out of its upload, and those of a process that was
-// killed are removed by the next one (RemoveStalePackages).
-const packagePrefix = "dmfpipe-package-"
-
-// RemoveStalePackages removes the package temp files that processes no longer alive
-// left behind (a SIGKILL leaves no way out to remove them), and returns their names.
-func RemoveStalePackages() []string {
-	names, _ := filepath.Glob(filepath.Join(os.TempDir(), packagePrefix+"*-*.zip"))
-	var removed []string
-	for _, name := range names {
-		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(filepath.Base(name), packagePrefix), "-", 2)[0])
-		if err != nil || pid == os.Getpid() || processAlive(pid) {
-			continue
-		}
-		if os.Remove(name) == nil {
-			removed = append(removed, name)
-		}
-	}
-	return removed
-}
-
-// processAlive reports whether a process with pid runs (signal 0 probes it).
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
 // buildPackage streams a chunk's rows from staging into a package in a temp file.
 func (s *Stages) buildPackage(ctx context.Context, c jobhistory.Chunk, spec datapackage.Spec) (*os.File, int64, error) {
-	f, err := os.CreateTemp("", packagePrefix+strconv.Itoa(os.Getpid())+"-*.zip")
-	if err != nil {
-		return nil, 0, fmt.Errorf("creating the package of job %d chunk %d: %w", c.JobID, c.No, err)
-	}
-	fail := func(err error) (*os.File, int64, error) {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, 0, fmt.Errorf("building the package of job %d chunk %d: %w", c.JobID, c.No, err)
-	}
-	bw := bufio.NewWriterSize(f, 256<<10)
-	pw, err := datapackage.NewWriter(bw, spec)
-	if err != nil {
-		return fail(err)
-	}
-	// The rows of the chunk's own attempt: a chunk of a later attempt spans rows of earlier ones.
+	return s.tempFile(fmt.Sprintf("the package of job %d chunk %d", c.JobID, c.No), "package-*.zip", func(bw io.Writer) error {
+		pw, err := datapackage.NewWriter(bw, spec)
+		if err != nil {
+			return err
+		}
+		if err := s.eachChunkRow(ctx, c, pw.WriteRow); err != nil {
+			return err
+		}
+		if pw.Rows() != int64(c.RowCount) {
+			return fmt.Errorf("%d rows in staging, %d planned", pw.Rows(), c.RowCount)
+		}
+		return pw.Close()
+	})
+}
+
+// eachChunkRow calls fn with the staged values of each row a chunk sends: the rows of the
+// chunk's own attempt (a chunk of a later attempt spans rows of earlier ones).
+func (s *Stages) eachChunkRow(ctx context.Context, c jobhistory.Chunk, fn func(vals []string) error) error {
 	attempt, err := s.hist(s.d.DB).ChunkAttempt(ctx, c.JobID, c.No)
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	err = s.staging(s.d.DB).EachAttemptRow(ctx, c.JobID, attempt, c.FirstRow, c.LastRow, packageStatuses, func(_ int64, vals []string) error {
-		return pw.WriteRow(vals)
-	})
-	if err != nil {
-		return fail(err)
-	}
-	if pw.Rows() != int64(c.RowCount) {
-		return fail(fmt.Errorf("%d rows in staging, %d planned", pw.Rows(), c.RowCount))
-	}
-	if err := pw.Close(); err != nil {
-		return fail(err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fail(err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return fail(err)
-	}
-	return f, st.Size(), nil
+	return s.staging(s.d.DB).EachAttemptRow(ctx, c.JobID, attempt, c.FirstRow, c.LastRow, packageStatuses,
+		func(_ int64, vals []string) error { return fn(vals) })
 }
 
 // withGroupLock runs fn holding the cluster-wide lock of a definition group: F&O does

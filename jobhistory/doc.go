@@ -58,5 +58,14 @@
 // row the values it replaced and the row's status before and after), readable per job
 // and per row.
 //
+// # Exports and recurring integrations
+//
+// The tables of migration 00006: export_files (every file an export committed under its
+// final name, with its rows, bytes and SHA-256), recurring_messages (a recurring export's
+// messages by environment, activity and CorrelationId, recorded with their dequeue body
+// before anything is downloaded: written, acked, without a file, failed) and
+// enqueued_messages (the message F&O answered a recurring import's enqueue with, by the
+// chunk's execution row).
+//
 // All methods run on a DBTX: a pool, a connection or a transaction.
 package jobhistory

@@ -139,8 +139,12 @@ func provider(pool *pgxpool.Pool) (*goose.Provider, *sql.DB, error) {
 		return nil, nil, err
 	}
 	db := stdlib.OpenDBFromPool(pool)
+	// Out of order: features are built side by side with their migration numbers given
+	// up front, and one may land after a higher-numbered one (00006, exports, after 00007);
+	// a database migrated in between gets the lower one applied next, and each touches
+	// only its own tables.
 	p, err := goose.NewProvider(goose.DialectPostgres, db, sqlFiles,
-		goose.WithTableName(gooseTable), goose.WithDisableGlobalRegistry(true))
+		goose.WithTableName(gooseTable), goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("loading migrations: %w", err)

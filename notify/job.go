@@ -126,6 +126,8 @@ type Job struct {
 	// ConsoleURL is the console's public base URL (config console.base_url). When set the
 	// notification links to the job in the console (see Link); when empty there is no link.
 	ConsoleURL string
+	// Export is what an export job wrote; nil for an import job.
+	Export *Export
 }
 
 // Link returns the job's page in the console, or "" when there is no console URL: its
@@ -150,6 +152,9 @@ func (j Job) RowsWaiting() int64 { return j.Counts.Invalid + j.Counts.Rejected }
 // "[dmfpipe] customers-nightly: partially succeeded (7 rows invalid, 5 rejected by F&O)".
 func (j Job) Subject() string {
 	s := "[dmfpipe] " + j.Project + ": " + j.Status.label()
+	if j.Export != nil {
+		return s + j.Export.subject(j.Status)
+	}
 	switch j.Status {
 	case StatusSucceeded:
 		s += " (" + rows(j.Counts.Imported) + " imported)"

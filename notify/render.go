@@ -92,7 +92,9 @@ func (j Job) summary() summary {
 	if j.Duration > 0 {
 		add("Duration", j.Duration.Round(time.Second).String())
 	}
-	if j.Status != StatusSkipped {
+	if j.Export != nil {
+		j.Export.facts(add)
+	} else if j.Status != StatusSkipped {
 		c := j.Counts
 		add("Rows read", count(c.Read))
 		add("Staged", count(c.Staged))

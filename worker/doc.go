@@ -21,6 +21,20 @@
 // ends again); cancelling a job cancels its River jobs (riverSteps.Cancel, River's
 // JobCancel) and a retry of a running job makes its waiting ones runnable (JobRetry).
 //
+// and the export stages (package exports, exports.go), on the queues export and
+// export_poll:
+//
+//	export_request  (ExportRequestArgs)   ExportToPackage(Async) under a recorded execution id
+//	export_poll     (ExportPollArgs)      the export's status, snoozing between polls
+//	export_deliver  (ExportDeliverArgs)   a package (an execution's, or a recurring message's
+//	                                      by CorrelationId) downloaded and written out; a
+//	                                      message acknowledged after its files are durable
+//	dequeue         (DequeueArgs)         the next message of a recurring export, one at a time
+//	export_finalize (ExportFinalizeArgs)  the job's status, then export_notify
+//
+// A tick of the scheduler (scheduler.DiscoverArgs) of an export project starts an export
+// job instead of a discover (Worker.discover).
+//
 // Idempotency: every stage may run again after a crash. A chunk's execution id is
 // <project>-<job>-<chunk>-<attempt> and is recorded (dmf_executions) before
 // ImportFromPackage is called; an upload that finds its execution recorded asks F&O

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,6 +51,7 @@ func queues(foreground string) map[string]river.QueueConfig {
 		qs[QueueMaintenance] = river.QueueConfig{MaxWorkers: 1}
 		qs[QueueBulk] = river.QueueConfig{MaxWorkers: 1}
 	}
+	maps.Copy(qs, exportQueues(foreground))
 	return qs
 }
 
@@ -101,32 +103,47 @@ func (r *riverSteps) args(s imports.Step) (river.JobArgs, *river.InsertOpts, err
 }
 
 func (r *riverSteps) Insert(ctx context.Context, tx pgx.Tx, steps ...imports.Step) error {
+	return insertSteps(ctx, r.w.client, tx, steps, r.args, func(s imports.Step) (string, int64) { return string(s.Kind), s.Job.ID })
+}
+
+func (r *riverSteps) Offer(ctx context.Context, s imports.Step) (bool, error) {
+	return offerStep(ctx, r.w.client, s, r.args)
+}
+
+// insertSteps inserts steps (of one job) in tx, each made a River job by args.
+func insertSteps[S any](ctx context.Context, c *river.Client[pgx.Tx], tx pgx.Tx, steps []S,
+	args func(S) (river.JobArgs, *river.InsertOpts, error), name func(S) (kind string, job int64)) error {
 	params := make([]river.InsertManyParams, len(steps))
 	for i, s := range steps {
-		args, opts, err := r.args(s)
+		a, opts, err := args(s)
 		if err != nil {
 			return err
 		}
-		params[i] = river.InsertManyParams{Args: args, InsertOpts: opts}
+		params[i] = river.InsertManyParams{Args: a, InsertOpts: opts}
 	}
 	if len(params) == 1 {
-		if _, err := r.w.client.InsertTx(ctx, tx, params[0].Args, params[0].InsertOpts); err != nil {
-			return fmt.Errorf("inserting the %s step of job %d: %w", steps[0].Kind, steps[0].Job.ID, err)
+		if _, err := c.InsertTx(ctx, tx, params[0].Args, params[0].InsertOpts); err != nil {
+			kind, job := name(steps[0])
+			return fmt.Errorf("inserting the %s step of job %d: %w", kind, job, err)
 		}
 		return nil
 	}
-	if _, err := r.w.client.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("inserting %d steps of job %d: %w", len(steps), steps[0].Job.ID, err)
+	if len(params) > 1 {
+		if _, err := c.InsertManyTx(ctx, tx, params); err != nil {
+			_, job := name(steps[0])
+			return fmt.Errorf("inserting %d steps of job %d: %w", len(steps), job, err)
+		}
 	}
 	return nil
 }
 
-func (r *riverSteps) Offer(ctx context.Context, s imports.Step) (bool, error) {
-	args, opts, err := r.args(s)
+// offerStep inserts a step on its own and reports whether it was missing.
+func offerStep[S any](ctx context.Context, c *river.Client[pgx.Tx], s S, args func(S) (river.JobArgs, *river.InsertOpts, error)) (bool, error) {
+	a, opts, err := args(s)
 	if err != nil {
 		return false, err
 	}
-	res, err := r.w.client.Insert(ctx, args, opts)
+	res, err := c.Insert(ctx, a, opts)
 	if err != nil {
 		return false, err
 	}
@@ -157,12 +174,16 @@ const hurryPage = 1000
 // stages' kinds are looked at, and only those whose arguments name one of jobs or
 // executions are retried.
 func (r *riverSteps) Hurry(ctx context.Context, jobs []int64, executions []string) error {
+	return r.w.hurry(ctx, stepKinds, jobs, executions)
+}
+
+// hurry retries (through River's JobRetry) the retryable and scheduled River jobs of
+// kinds whose arguments name one of jobs or executions.
+func (w *Worker) hurry(ctx context.Context, kinds []string, jobs []int64, executions []string) error {
 	params := river.NewJobListParams().
-		States(rivertype.JobStateRetryable, rivertype.JobStateScheduled).
-		Kinds(stepKinds...).
-		First(hurryPage)
+		States(rivertype.JobStateRetryable, rivertype.JobStateScheduled).Kinds(kinds...).First(hurryPage)
 	for {
-		res, err := r.w.client.JobList(ctx, params)
+		res, err := w.client.JobList(ctx, params)
 		if err != nil {
 			return fmt.Errorf("listing waiting steps: %w", err)
 		}
@@ -170,7 +191,7 @@ func (r *riverSteps) Hurry(ctx context.Context, jobs []int64, executions []strin
 			if !namesJob(j.EncodedArgs, jobs, executions) {
 				continue
 			}
-			if _, err := r.w.client.JobRetry(ctx, j.ID); err != nil {
+			if _, err := w.client.JobRetry(ctx, j.ID); err != nil {
 				return fmt.Errorf("resuming river job %d: %w", j.ID, err)
 			}
 		}

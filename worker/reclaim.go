@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -55,10 +56,10 @@ const stopAfterLoss = 2 * time.Minute
 var ErrLivenessLost = errors.New("the node lost its database session and stopped working")
 
 // kinds are the River job kinds this package works, the ones the reclaimer may take.
-var kinds = []string{
+var kinds = append([]string{
 	scheduler.Kind, IngestArgs{}.Kind(), UploadArgs{}.Kind(), PollArgs{}.Kind(),
 	FinalizeArgs{}.Kind(), NotifyArgs{}.Kind(), PurgeArgs{}.Kind(), SweepArgs{}.Kind(), BulkArgs{}.Kind(),
-}
+}, slices.Sorted(maps.Values(exportKinds))...)
 
 // Kinds are the River job kinds a worker runs.
 func Kinds() []string { return slices.Clone(kinds) }
@@ -324,7 +325,11 @@ func (w *Worker) recordReclaim(ctx context.Context, j reclaimed) {
 	cause := fmt.Errorf("%s ran out of attempts: its last one died with node %s", j.Kind, j.Owner)
 	// The stage answers a permanent error once it has recorded the failure.
 	var perm *imports.PermanentError
-	if err := w.stages.Discarded(ctx, stepOfKind(j.Kind), j.Args, cause); err != nil && !errors.As(err, &perm) {
+	discarded := func() error { return w.stages.Discarded(ctx, stepOfKind(j.Kind), j.Args, cause) }
+	if step, ok := exportStepOfKind(j.Kind); ok {
+		discarded = func() error { return w.exports.Discarded(ctx, step, j.Args, cause) }
+	}
+	if err := discarded(); err != nil && !errors.As(err, &perm) {
 		w.log.Error("failing the job of a discarded stage", "job", job, "river_job", j.ID, "err", err)
 	}
 }

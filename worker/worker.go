@@ -12,14 +12,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/dmf"
+	"github.com/dmfpipe/dmfpipe/exports"
 	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/ingest"
 	"github.com/dmfpipe/dmfpipe/internal/liveness"
+	"github.com/dmfpipe/dmfpipe/internal/tempfile"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/notify"
 	"github.com/dmfpipe/dmfpipe/scheduler"
@@ -41,6 +44,12 @@ type Parts interface {
 	// Notifier sends the notifications of projects that ask for them; nil for none (then
 	// no notify step is inserted).
 	Notifier() notify.Sender
+	// ExportProject returns a compiled export project: an error wrapping
+	// exports.ErrUnknownProject for one this node does not know, config problems for one
+	// that does not compile.
+	ExportProject(name string) (*exports.Project, error)
+	// Destination opens a connection by name to write export files to.
+	Destination(ctx context.Context, connection string) (ingest.Destination, error)
 }
 
 // Deps are what a Worker works with.
@@ -81,12 +90,13 @@ type Deps struct {
 
 // Worker owns the River client that runs the import stages.
 type Worker struct {
-	pool   *pgxpool.Pool
-	cfg    *config.Config
-	log    *slog.Logger
-	now    func() time.Time
-	stages *imports.Stages
-	sched  *scheduler.Store
+	pool    *pgxpool.Pool
+	cfg     *config.Config
+	log     *slog.Logger
+	now     func() time.Time
+	stages  *imports.Stages
+	exports *exports.Stages
+	sched   *scheduler.Store
 
 	client     *river.Client[pgx.Tx]
 	foreground string
@@ -155,6 +165,9 @@ func New(d Deps) (*Worker, error) {
 		if ip, err := d.Parts.ImportProject(p.Name); err == nil {
 			w.projects[p.Name] = ip.Version
 		}
+		if ep, err := d.Parts.ExportProject(p.Name); err == nil {
+			w.projects[p.Name] = ep.Version
+		}
 	}
 	w.stages = imports.New(imports.Deps{
 		DB: d.Pool, Projects: d.Parts.ImportProject, Environments: cfg.Environments, DMF: d.Parts.DMF, Source: d.Parts.Source,
@@ -162,11 +175,22 @@ func New(d Deps) (*Worker, error) {
 		Node: w.id, Foreground: d.Foreground != "", NodeFresh: nodeFresh, Observer: d.Observer, Log: w.log, Now: w.now,
 	})
 
+	metrics, err := exports.RegisterMetrics(prometheus.DefaultRegisterer)
+	if err != nil {
+		w.log.Warn("registering the export metrics", "err", err)
+	}
+	w.exports = exports.New(exports.Deps{
+		DB: d.Pool, Projects: d.Parts.ExportProject, Environments: cfg.Environments, DMF: d.Parts.DMF,
+		Destination: d.Parts.Destination, Notifier: d.Parts.Notifier(), ConsoleURL: cfg.Console.BaseURL,
+		Steps: &riverExportSteps{w: w}, Node: w.id, Foreground: d.Foreground != "", NodeFresh: nodeFresh,
+		Metrics: metrics, Log: w.log, Now: w.now,
+	})
+
 	workers := river.NewWorkers()
 	st := w.stages
 	river.AddWorker(workers, &step[scheduler.DiscoverArgs]{stage: stageDiscover,
 		run: func(ctx context.Context, _ imports.Attempt, a scheduler.DiscoverArgs) error {
-			return st.Discover(ctx, a, w.sched)
+			return w.discover(ctx, a)
 		}})
 	// The steps of a job say on its timeline when an attempt failed and will be retried
 	// (notify says so itself, with the mail server's answer).
@@ -201,7 +225,10 @@ func New(d Deps) (*Worker, error) {
 	river.AddWorker(workers, &step[PurgeArgs]{stage: stageMaintenance,
 		run: func(ctx context.Context, _ imports.Attempt, _ PurgeArgs) error { return w.purge(ctx) }})
 	river.AddWorker(workers, &step[SweepArgs]{stage: stageMaintenance,
-		run: func(ctx context.Context, _ imports.Attempt, _ SweepArgs) error { return st.Sweep(ctx) }})
+		run: func(ctx context.Context, _ imports.Attempt, _ SweepArgs) error {
+			return errors.Join(st.Sweep(ctx), w.exports.Sweep(ctx))
+		}})
+	addExportWorkers(workers, w.exports)
 	rc := &river.Config{
 		ID:                   w.id,
 		Logger:               slog.New(quietRiver{w.log.Handler()}),
@@ -245,6 +272,9 @@ func (w *Worker) Client() *river.Client[pgx.Tx] { return w.client }
 // Stages are the import stages this worker runs.
 func (w *Worker) Stages() *imports.Stages { return w.stages }
 
+// Exports are the export stages this worker runs.
+func (w *Worker) Exports() *exports.Stages { return w.exports }
+
 // Ready reports whether the node works jobs now: its River client runs and it holds its
 // liveness lock. It is false while the node has lost the database and reconnects.
 func (w *Worker) Ready() bool { return w.ready.Load() }
@@ -254,8 +284,8 @@ func (w *Worker) Ready() bool { return w.ready.Load() }
 // then starts working jobs (and, with Deps.Periodic, firing schedules) and reclaiming
 // periodically (see reclaim.go).
 func (w *Worker) Start(ctx context.Context) error {
-	for _, name := range imports.RemoveStalePackages() {
-		w.log.Info("removed the package a process that died left behind", "file", name)
+	for _, name := range tempfile.RemoveStale("") {
+		w.log.Info("removed a temporary file a process that died left behind", "file", name)
 	}
 	if err := w.takeLiveness(ctx); err != nil {
 		return err

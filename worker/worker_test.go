@@ -66,6 +66,8 @@ type testOpts struct {
 	dmf      func(*dmf.Options)
 	// sameFO makes the bundle use that bundle's emulator (another database, one F&O).
 	sameFO *testBundle
+	// edit, when set, rewrites the configuration's YAML.
+	edit func(string) string
 }
 
 // defaultPoll is the test environments' poll schedule.
@@ -130,6 +132,9 @@ func setup(t testing.TB, o testOpts) *testBundle {
 	yaml := fmt.Sprintf(configTemplate, foURL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret,
 		root, o.chunkRows, o.lanes, cmp.Or(o.notifyOn, "failure"), cmp.Or(o.maxRequestsPerMinute, config.DefaultMaxRequestsPerMinute),
 		cmp.Or(o.poll, defaultPoll))
+	if o.edit != nil {
+		yaml = o.edit(yaml)
+	}
 	require.NoError(t, os.WriteFile(cfgPath, []byte(yaml), 0o600))
 	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)

@@ -15,7 +15,7 @@ import (
 func TestCheckExampleConfig(t *testing.T) {
 	out, code := runCLI(t, "check", "-c", "../../examples/pipeline.yaml")
 	assert.Equal(t, 0, code, out)
-	assert.Contains(t, out, "ok (1 environment, 2 connections, 4 projects)")
+	assert.Contains(t, out, "ok (1 environment, 2 connections, 5 projects)")
 }
 
 func TestCheckPrintsEveryProblemLocated(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +28,10 @@ var devImports = []struct{ project, file string }{
 	{"vendors-xlsx", "data/inbox/vendors/vendors_20261125.xlsx"},
 	{"products-json", "data/inbox/products/products_20261125.json"},
 }
+
+// devExport is the example export project `pipeline dev` runs after the imports: the
+// customers it imported, out again; the emulator gets its export project.
+var devExport = struct{ project, group, entity string }{"customers-export", "DMFPIPE-EXPORT-CUSTOMERS", "Customers V3"}
 
 // devConfigName is the example config pointed at this run's Postgres and emulator.
 const devConfigName = "dev.yaml"
@@ -50,7 +53,9 @@ func newDevCmd() *cobra.Command {
 
 then runs the example import projects end to end on their sample files (a Windows-1252
 CSV, an XLSX workbook and a nested JSON feed): read, map, validate, stage, package,
-upload, ImportFromPackage, status polling, and prints what it did.
+upload, ImportFromPackage, status polling; then exports the imported customers again
+(customers-export: ExportToPackage, the package downloaded and written as CSV with a
+manifest to data/outbox), and prints what it did.
 
 Then it imports a larger sample of customers (2,000 rows, some invalid by the
 project's rules, some that the emulator rejects as F&O would), which ends partially
@@ -112,7 +117,8 @@ func runDev(cmd *cobra.Command, o devOptions) (err error) {
 		return fmt.Errorf("starting PostgreSQL: %w", err)
 	}
 	defer func() { err = errors.Join(err, pg.Stop()) }()
-	pool, err := app.OpenDB(ctx, pg.URL(), 0)
+	// The console's workers (every cluster queue) want more than the default pool.
+	pool, err := app.OpenDB(ctx, pg.URL(), 2*config.DefaultMaxConns)
 	if err != nil {
 		return err
 	}
@@ -167,23 +173,40 @@ func runDev(cmd *cobra.Command, o devOptions) (err error) {
 	}
 	fmt.Fprintf(out, "    config %s\n", cfgPath)
 
-	imps := devImports
-	if serve {
-		imps = append(slices.Clone(imps), devReviewImport)
-	}
-	for _, imp := range imps {
+	runImport := func(imp struct{ project, file string }) error {
 		fmt.Fprintf(out, "==> pipeline run %s --file %s\n", imp.project, imp.file)
 		root := newRootCmd()
 		root.SetOut(out)
 		root.SetErr(cmd.ErrOrStderr())
 		root.SetArgs([]string{"run", "-c", cfgPath, imp.project, "--file", filepath.Join(dir, imp.file)})
-		err := root.ExecuteContext(ctx)
-		var ee *exitError
-		if imp == devReviewImport && errors.As(err, &ee) && ee.code == exitPartial {
-			continue // rows wait for review in the console: what this sample is for
-		}
-		if err != nil {
+		return root.ExecuteContext(ctx)
+	}
+	for _, imp := range devImports {
+		if err := runImport(imp); err != nil {
 			return fmt.Errorf("sample import of %s: %w", imp.project, err)
+		}
+	}
+	em.AddExportProject(emulator.ExportProject{DefinitionGroup: devExport.group, Entity: devExport.entity, LegalEntity: "USMF"})
+	if err := os.MkdirAll(filepath.Join(dir, "data", "outbox"), 0o755); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "==> pipeline export %s\n", devExport.project)
+	root := newRootCmd()
+	root.SetOut(out)
+	root.SetErr(cmd.ErrOrStderr())
+	root.SetArgs([]string{"export", "-c", cfgPath, devExport.project})
+	if err := root.ExecuteContext(ctx); err != nil {
+		return fmt.Errorf("sample export of %s: %w", devExport.project, err)
+	}
+	if serve {
+		// Rows wait for review in the console: what this sample is for.
+		var ee *exitError
+		err := runImport(devReviewImport)
+		if !errors.As(err, &ee) || ee.code != exitPartial {
+			if err == nil {
+				err = errors.New("every row was imported")
+			}
+			return fmt.Errorf("the review sample (%s) did not end partially succeeded: %w", devReviewImport.project, err)
 		}
 	}
 	stats := em.Stats()

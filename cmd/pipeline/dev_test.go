@@ -18,7 +18,8 @@ import (
 	"github.com/dmfpipe/dmfpipe/internal/devstack"
 )
 
-// `make dev` end to end: its own Postgres, the emulator and the example projects' imports.
+// `make dev` end to end: its own Postgres, the emulator, the example projects' imports and
+// the export of the customers imported.
 func TestDevRunsTheSampleImport(t *testing.T) {
 	if _, err := devstack.FindPostgresBin(); err != nil {
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
@@ -32,6 +33,7 @@ func TestDevRunsTheSampleImport(t *testing.T) {
 		"job 1: succeeded", "5 read, 5 staged, 0 invalid, 5 uploaded, 5 imported",
 		"job 2: succeeded", "3 read, 3 staged, 0 invalid, 3 uploaded, 3 imported",
 		"job 3: succeeded", "4 read, 4 staged, 0 invalid, 4 uploaded, 4 imported",
+		"export job 4: succeeded", "5 rows in 1 files",
 		"0 protocol violations",
 	} {
 		assert.Contains(t, out, want)
@@ -67,7 +69,7 @@ func TestDevServesTheConsole(t *testing.T) {
 		m = console.FindStringSubmatch(out.String())
 		return m != nil
 	}, 2*time.Minute, 100*time.Millisecond, "dev prints the console's URL and login:\n%s", &out)
-	assert.Regexp(t, `job 4: partially succeeded .*2000 read, 2000 staged, \d+ invalid, .* [1-9]\d* rejected by F&O`, out.String())
+	assert.Regexp(t, `job \d+: partially succeeded .*2000 read, 2000 staged, \d+ invalid, .* [1-9]\d* rejected by F&O`, out.String())
 
 	base, job := m[1], m[2]
 	jar, err := cookiejar.New(nil)

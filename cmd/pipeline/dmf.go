@@ -21,6 +21,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/catalog"
 	"github.com/dmfpipe/dmfpipe/dmf/datapackage"
+	"github.com/dmfpipe/dmfpipe/internal/tempfile"
 )
 
 func newDMFCmd() *cobra.Command {
@@ -269,7 +270,7 @@ func openImportPackage(path string, isZip bool, spec datapackage.Spec) (*importP
 		return nil, usageError(err)
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp("", "dmfpipe-*.zip")
+	tmp, err := tempfile.Create("", "dmf-*.zip")
 	if err != nil {
 		return nil, err
 	}

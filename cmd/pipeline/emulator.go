@@ -37,7 +37,7 @@ recurring integrations API and /metadata/DataEntities, with an entity catalog, r
 package parsing and validation, and fault injection. It prints the settings to paste into
 a config file and serves until interrupted. The inspection API is under /_emulator/.
 
-Export projects: --export-project GROUP=ENTITY[@LE]
+Export projects: --export-project GROUP=ENTITY[,ENTITY...][@LE]
 Recurring jobs:  --recurring-import ACTIVITY[=ENTITY][@LE] (no entity: data packages)
                  --recurring-export ACTIVITY=GROUP[@LE]`,
 		Args: cobra.NoArgs,
@@ -68,6 +68,11 @@ Recurring jobs:  --recurring-import ACTIVITY[=ENTITY][@LE] (no entity: data pack
 	f.BoolVar(&o.cfg.Faults.StuckExecuting, "fault-stuck", false, "executions stay Executing until canceled")
 	f.BoolVar(&o.cfg.Faults.FailConcurrentImports, "fault-concurrent-imports", false, "overlapping imports of one definition group fail (DMF2025)")
 	f.DurationVar(&o.cfg.Faults.Latency, "fault-latency", 0, "latency added to every response")
+	f.BoolVar(&o.cfg.Faults.PartialExports, "fault-partial-exports", false, "exports end PartiallySucceeded (their package is built)")
+	f.IntVar(&o.cfg.Faults.ExportURLNotReady, "fault-url-not-ready", 0, `first N GetExportedPackageUrl calls after an export answer "", "''" or a zero GUID`)
+	f.IntVar(&o.cfg.Faults.DequeueNoFile, "fault-dequeue-no-file", 0, "the next N recurring export messages have no file (null DownloadLocation)")
+	f.IntVar(&o.cfg.Faults.AckFailures, "fault-ack-failures", 0, "the next N acks answer 500")
+	f.DurationVar(&o.cfg.VisibilityTimeout, "visibility-timeout", 30*time.Minute, "how long a dequeued, unacknowledged message stays hidden")
 	f.BoolVar(&o.cfg.Quirks.NestedValue, "quirk-nested-value", false, `ExportToPackage and GetExportedPackageUrl answer {"value":{"value":...}}`)
 	f.BoolVar(&o.cfg.Quirks.RISStatusSpelling, "quirk-ris-status", false, "GetMessageStatus uses RIS spellings (PreProcessing, PostProcessingError)")
 	f.BoolVar(&o.cfg.Quirks.UnescapedErrors, "quirk-unescaped-errors", false, "GetExecutionErrors leaves quotes in messages unescaped")
@@ -85,8 +90,8 @@ func (o *emulatorOptions) build(logOut io.Writer) (*emulator.Emulator, error) {
 	if err := o.cfg.Faults.Validate(); err != nil {
 		return nil, err
 	}
-	if o.cfg.EnqueueLimit <= 0 || o.cfg.TokenTTL <= 0 || o.cfg.ExecutionDelay < 0 {
-		return nil, errors.New("--enqueue-limit and --token-ttl must be positive, --execution-delay not negative")
+	if o.cfg.EnqueueLimit <= 0 || o.cfg.TokenTTL <= 0 || o.cfg.ExecutionDelay < 0 || o.cfg.VisibilityTimeout <= 0 {
+		return nil, errors.New("--enqueue-limit, --token-ttl and --visibility-timeout must be positive, --execution-delay not negative")
 	}
 	if o.verbose {
 		o.cfg.Logger = slog.New(slog.NewTextHandler(logOut, nil))
@@ -96,12 +101,16 @@ func (o *emulatorOptions) build(logOut io.Writer) (*emulator.Emulator, error) {
 	for _, s := range o.exportProjects {
 		group, target, le, ok := parseJobSpec(s)
 		if !ok || target == "" {
-			return nil, fmt.Errorf("--export-project %q: want GROUP=ENTITY[@LE]", s)
+			return nil, fmt.Errorf("--export-project %q: want GROUP=ENTITY[,ENTITY...][@LE]", s)
 		}
-		if _, known := cat.Lookup(target); !known {
-			return nil, fmt.Errorf("--export-project %q: entity %q is not in the catalog", s, target)
+		entities := strings.Split(target, ",")
+		for i, ent := range entities {
+			entities[i] = strings.TrimSpace(ent)
+			if _, known := cat.Lookup(entities[i]); !known {
+				return nil, fmt.Errorf("--export-project %q: entity %q is not in the catalog", s, entities[i])
+			}
 		}
-		projects = append(projects, emulator.ExportProject{DefinitionGroup: group, Entity: target, LegalEntity: le})
+		projects = append(projects, emulator.ExportProject{DefinitionGroup: group, Entity: entities[0], Entities: entities[1:], LegalEntity: le})
 	}
 	var jobs []emulator.RecurringJob
 	for _, s := range o.recurringImports {

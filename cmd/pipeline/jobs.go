@@ -185,6 +185,7 @@ type jobDetail struct {
 	chunks     []jobhistory.Chunk
 	executions []jobhistory.Execution
 	events     []jobhistory.Event
+	export     exportTrail // jobs_exports.go
 }
 
 // readJobDetail reads a job and its trail in one read-only snapshot.
@@ -212,6 +213,11 @@ func readJobDetail(ctx context.Context, pool *pgxpool.Pool, id int64) (*jobDetai
 	}
 	if d.events, err = s.Events(ctx, id); err != nil {
 		return nil, err
+	}
+	if d.job.Kind == "export" {
+		if d.export, err = readExportTrail(ctx, s, id); err != nil {
+			return nil, err
+		}
 	}
 	return &d, nil
 }
@@ -307,6 +313,12 @@ func printJobDetail(w io.Writer, d *jobDetail, now time.Time) error {
 				orDash(oneLine(e.Error)))
 		}
 		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+
+	if j.Kind == "export" {
+		if err := printExportTrail(w, tw, d.export); err != nil {
 			return err
 		}
 	}
@@ -503,7 +515,10 @@ type jobDetailView struct {
 	jobView
 	Chunks     []chunkView     `json:"chunks"`
 	Executions []executionView `json:"executions"`
-	Events     []eventView     `json:"events"`
+	// Files and Messages are an export job's.
+	Files    []exportFileView `json:"files,omitempty"`
+	Messages []messageView    `json:"messages,omitempty"`
+	Events   []eventView      `json:"events"`
 }
 
 func newJobDetailView(d *jobDetail, now time.Time) jobDetailView {
@@ -531,6 +546,7 @@ func newJobDetailView(d *jobDetail, now time.Time) jobDetailView {
 		}
 		v.Executions[i] = ev
 	}
+	v.Files, v.Messages = d.export.views()
 	for i, e := range d.events {
 		v.Events[i] = eventView{At: e.At.UTC(), Stage: e.Stage, Level: e.Level, Message: e.Message, Attrs: e.Attrs, Actor: e.Actor}
 	}

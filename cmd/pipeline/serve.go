@@ -30,7 +30,7 @@ func newServeCmd() *cobra.Command {
 	var db dbFlags
 	cmd := &cobra.Command{
 		Use:   "serve -c CFG",
-		Short: "Run the scheduler and the import workers, with health and metrics endpoints",
+		Short: "Run the scheduler and the import and export workers, with health and metrics endpoints",
 		Long: `serve runs every project on its schedule: the scheduler's periodic jobs, the import
 workers (discover, ingest, upload, poll, finalize, notify) and an HTTP listener on
 console.addr with the operator console (see console in the README: users, roles, API

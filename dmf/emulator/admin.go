@@ -1,11 +1,13 @@
 package emulator
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -21,8 +23,8 @@ func (f Faults) Validate() error {
 	if f.RetryAfter < 0 || f.Latency < 0 {
 		errs = append(errs, errors.New("retry_after and latency must not be negative"))
 	}
-	if f.NotFoundAfterImport < 0 {
-		errs = append(errs, errors.New("not_found_after_import must not be negative"))
+	if f.NotFoundAfterImport < 0 || f.ExportURLNotReady < 0 || f.DequeueNoFile < 0 || f.AckFailures < 0 {
+		errs = append(errs, errors.New("not_found_after_import, export_url_not_ready, dequeue_no_file and ack_failures must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -38,6 +40,10 @@ type faultsJSON struct {
 	StuckExecuting        bool    `json:"stuck_executing"`
 	FailConcurrentImports bool    `json:"fail_concurrent_imports"`
 	Latency               string  `json:"latency"`
+	PartialExports        bool    `json:"partial_exports"`
+	ExportURLNotReady     int     `json:"export_url_not_ready"`
+	DequeueNoFile         int     `json:"dequeue_no_file"`
+	AckFailures           int     `json:"ack_failures"`
 }
 
 func toFaultsJSON(f Faults) faultsJSON {
@@ -45,6 +51,7 @@ func toFaultsJSON(f Faults) faultsJSON {
 		Rate429: f.Rate429, RetryAfter: f.RetryAfter.String(), RetryAfterHTTPDate: f.RetryAfterHTTPDate,
 		Rate5xxOnStatus: f.Rate5xxOnStatus, Rate5xx: f.Rate5xx, NotFoundAfterImport: f.NotFoundAfterImport,
 		StuckExecuting: f.StuckExecuting, FailConcurrentImports: f.FailConcurrentImports, Latency: f.Latency.String(),
+		PartialExports: f.PartialExports, ExportURLNotReady: f.ExportURLNotReady, DequeueNoFile: f.DequeueNoFile, AckFailures: f.AckFailures,
 	}
 }
 
@@ -52,7 +59,8 @@ func (j faultsJSON) faults() (Faults, error) {
 	f := Faults{
 		Rate429: j.Rate429, RetryAfterHTTPDate: j.RetryAfterHTTPDate, Rate5xxOnStatus: j.Rate5xxOnStatus,
 		Rate5xx: j.Rate5xx, NotFoundAfterImport: j.NotFoundAfterImport, StuckExecuting: j.StuckExecuting,
-		FailConcurrentImports: j.FailConcurrentImports,
+		FailConcurrentImports: j.FailConcurrentImports, PartialExports: j.PartialExports, ExportURLNotReady: j.ExportURLNotReady,
+		DequeueNoFile: j.DequeueNoFile, AckFailures: j.AckFailures,
 	}
 	var err error
 	if j.RetryAfter != "" {
@@ -144,10 +152,33 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			adminError(w, http.StatusBadRequest, "definition_group is required and entity %q must be in the catalog", p.Entity)
 			return
 		}
+		for _, name := range p.Entities {
+			if _, ok := e.cat.Lookup(name); !ok {
+				adminError(w, http.StatusBadRequest, "entity %q must be in the catalog", name)
+				return
+			}
+		}
 		e.AddExportProject(p)
 		w.WriteHeader(http.StatusNoContent)
 	case path == "recurring-jobs" && r.Method == http.MethodPost:
 		e.adminAddRecurringJob(w, r)
+	case strings.HasPrefix(path, "recurring-jobs/") && strings.HasSuffix(path, "/messages") && r.Method == http.MethodPost:
+		id := strings.TrimSuffix(strings.TrimPrefix(path, "recurring-jobs/"), "/messages")
+		n, err := strconv.Atoi(cmp.Or(q.Get("count"), "1"))
+		if err != nil || n < 1 || n > 100_000 {
+			adminError(w, http.StatusBadRequest, "count must be a number from 1 to 100000")
+			return
+		}
+		ids := make([]string, 0, n)
+		for range n {
+			corr, ok := e.QueueRecurringExport(id)
+			if !ok {
+				adminError(w, http.StatusNotFound, "no recurring export job %q", id)
+				return
+			}
+			ids = append(ids, corr)
+		}
+		writeJSON(w, http.StatusOK, map[string][]string{"correlation_ids": ids})
 	case strings.HasPrefix(path, "recurring-jobs/") && strings.HasSuffix(path, "/run") && r.Method == http.MethodPost:
 		id := strings.TrimSuffix(strings.TrimPrefix(path, "recurring-jobs/"), "/run")
 		if !e.RunRecurringExport(id) {

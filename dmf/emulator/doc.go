@@ -155,11 +155,14 @@
 // # Exports
 //
 // ExportToPackage(/Async/Preview) needs an export project (AddExportProject or the admin
-// API, else 400) and packs the stored rows of its entity and company into a real package:
-// Manifest.xml and PackageHeader.xml in UTF-16 LE with BOM, a CSV-Unicode data file with
-// every catalog field. GetExportedPackageUrl answers "" until the execution has ended,
-// and once more on the first call after that, as F&O can; then a SAS URL. ExportFromPackage
-// turns the uploaded package's entities into an export project and, with execute, runs it.
+// API, else 400) and packs the stored rows of its entities and company into a real
+// package: Manifest.xml and PackageHeader.xml in UTF-16 LE with BOM, a CSV-Unicode data
+// file per entity with every catalog field (an entity without rows gets a file with its
+// header alone). GetExportedPackageUrl answers "" until the execution has ended, and once
+// more on the first call after that, as F&O can; Faults.ExportURLNotReady makes more
+// calls answer "", "”" or a zero GUID; then a SAS URL. Faults.PartialExports ends
+// exports PartiallySucceeded, with their package. ExportFromPackage turns the uploaded
+// package's entities into an export project and, with execute, runs it.
 //
 // # Recurring integrations
 //
@@ -168,7 +171,11 @@
 // or PreProcessingError). Individual files map header columns to fields by staging or
 // OData name and may be UTF-16 or UTF-8. An export job runs when a dequeue finds it due
 // (first dequeue, then every Interval, or after the admin run endpoint); the dequeue waits
-// for it. A dequeued message is invisible for 30 minutes of Config.Now time unless acked.
+// for it; QueueRecurringExport (the admin API's recurring-jobs/{id}/messages) runs one at
+// once, so a backlog can be built. A dequeued message is invisible for
+// Config.VisibilityTimeout (30 minutes, of Config.Now time) unless acked, then handed out
+// again with a new PopReceipt. Faults.DequeueNoFile hands the next messages out without a
+// file (a null DownloadLocation), Faults.AckFailures answers the next acks 500.
 //
 // # Admin API
 //
@@ -185,11 +192,16 @@
 //	                                                  "retry_after_http_date":false,"rate_5xx":0,
 //	                                                  "rate_5xx_on_status":0,"not_found_after_import":0,
 //	                                                  "stuck_executing":false,"fail_concurrent_imports":false,
-//	                                                  "latency":"0s"} (absent fields are zero)
+//	                                                  "latency":"0s","partial_exports":false,
+//	                                                  "export_url_not_ready":0,"dequeue_no_file":0,
+//	                                                  "ack_failures":0} (absent fields are zero)
 //	POST /_emulator/export-projects                   {"definition_group","entity","legal_entity","filter":{}}
 //	POST /_emulator/recurring-jobs                    {"activity_id","direction":"import|export","entity",
 //	                                                  "definition_group","legal_entity","interval":"1h"}
 //	POST /_emulator/recurring-jobs/{id}/run           make an export job due
+//	POST /_emulator/recurring-jobs/{id}/messages?count=N  run an export job N times now:
+//	                                                  a backlog of N messages
+//	                                                  ({"correlation_ids": [...]})
 //
 // # Faults
 //

@@ -72,6 +72,9 @@ type Config struct {
 	RandSeed uint64
 	// Logger receives execution and request events. Defaults to a discarding logger.
 	Logger *slog.Logger
+	// VisibilityTimeout is how long a dequeued, unacknowledged recurring message stays
+	// hidden before a dequeue hands it out again. Defaults to 30 minutes, as in F&O.
+	VisibilityTimeout time.Duration
 	// MinStatusInterval, when set, makes two GetExecutionSummaryStatus calls for one
 	// execution closer together than it a protocol violation: a client should keep to
 	// its poll schedule (dmf-api.md §2.9), across restarts too. F&O does not refuse
@@ -103,6 +106,18 @@ type Faults struct {
 	FailConcurrentImports bool
 	// Latency is added to every response except the admin API.
 	Latency time.Duration
+	// PartialExports makes exports end PartiallySucceeded: the package is built, and
+	// GetExecutionErrors reports a failed record of each entity.
+	PartialExports bool
+	// ExportURLNotReady makes the first N GetExportedPackageUrl calls after an export has
+	// ended answer that the package is not ready, in turn "", "''" and a zero GUID (the
+	// forms clients meet), before the URL.
+	ExportURLNotReady int
+	// DequeueNoFile makes the next N recurring export messages carry no file: dequeue
+	// answers them with a null DownloadLocation and IsDownLoadFileExist false.
+	DequeueNoFile int
+	// AckFailures makes the next N acks answer 500 without acknowledging.
+	AckFailures int
 }
 
 // Quirks are variants of F&O's documented behaviour that real clients meet.
@@ -220,6 +235,9 @@ func New(cfg Config) *Emulator {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.VisibilityTimeout <= 0 {
+		cfg.VisibilityTimeout = recurringInvisibility
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -266,6 +284,22 @@ func (e *Emulator) SetFaults(f Faults) { e.faults.Store(&f) }
 
 // CurrentFaults returns the faults in force.
 func (e *Emulator) CurrentFaults() Faults { return *e.faults.Load() }
+
+// takeFault consumes one of the counted faults pick names (DequeueNoFile, AckFailures)
+// and reports whether one was left.
+func (e *Emulator) takeFault(pick func(*Faults) *int) bool {
+	for {
+		cur := e.faults.Load()
+		if *pick(cur) <= 0 {
+			return false
+		}
+		next := *cur
+		*pick(&next)--
+		if e.faults.CompareAndSwap(cur, &next) {
+			return true
+		}
+	}
+}
 
 // Stats returns a snapshot of the counters.
 func (e *Emulator) Stats() Stats {

@@ -109,8 +109,10 @@ type execution struct {
 	failConcurrent bool
 	trackedStaging bool // counted in Emulator.activeStaging until staged
 	// export
-	exportBlob   string
-	exportPolled bool
+	exportBlob        string
+	exportPolled      bool
+	urlNotReadyLeft   int // Faults.ExportURLNotReady still to answer
+	urlNotReadyServed int
 }
 
 // entityRun is one entity of an execution, with its counts and error files.

@@ -26,6 +26,9 @@ type ExportProject struct {
 	DefinitionGroup string `json:"definition_group"`
 	// Entity is any catalog name of the entity to export.
 	Entity string `json:"entity"`
+	// Entities are more entities the project exports, after Entity, each a data file of
+	// the package.
+	Entities []string `json:"entities,omitempty"`
 	// LegalEntity is used when ExportToPackage leaves legalEntityId empty. Defaults to
 	// Config.DefaultLegalEntity.
 	LegalEntity string `json:"legal_entity,omitempty"`
@@ -53,7 +56,7 @@ func (e *Emulator) AddExportProject(p ExportProject) {
 	defer e.mu.Unlock()
 	e.groups[strings.ToUpper(p.DefinitionGroup)] = &defGroup{
 		name: p.DefinitionGroup, description: p.Entity + " export", operation: opExport, created: e.now(),
-		entities: []string{p.Entity}, legalEntity: le, filter: p.Filter,
+		entities: append([]string{p.Entity}, p.Entities...), legalEntity: le, filter: p.Filter,
 	}
 }
 
@@ -190,10 +193,16 @@ func (e *Emulator) runExport(ex *execution, spec exportSpec) {
 		ex.exportBlob = blobName
 		ex.mu.Unlock()
 	}
+	if e.CurrentFaults().PartialExports {
+		e.partialExport(ex)
+	}
 	if !ex.pause(delay) {
 		e.cancelExecution(ex)
 		return
 	}
+	ex.mu.Lock()
+	ex.urlNotReadyLeft = e.CurrentFaults().ExportURLNotReady
+	ex.mu.Unlock()
 	status := ex.outcome()
 	ex.setStatus(status, e.now())
 	e.log.Info("export finished", "execution", ex.id, "group", ex.group, "legal_entity", ex.le, "status", status)
@@ -381,20 +390,47 @@ func exportManifest(group string, files []exportFile) string {
 	return b.String()
 }
 
+// partialExport marks one record of each exported entity as failed in staging, as F&O
+// reports an export whose records partly failed: PartiallySucceeded, with the package.
+func (e *Emulator) partialExport(ex *execution) {
+	ex.mu.Lock()
+	var names []string
+	for _, run := range ex.runs {
+		if run.ent != nil && run.fatal == "" {
+			run.stagingErrors++
+			names = append(names, run.ent.DMFName)
+		}
+	}
+	ex.mu.Unlock()
+	for _, name := range names {
+		ex.addError("", "", fmt.Sprintf("Results. 1 record(s) failed in staging for entity '%s'.", name))
+	}
+}
+
+// notReadyForms are the answers clients meet from GetExportedPackageUrl before the
+// package is there (ExportURLNotReady cycles through them).
+var notReadyForms = []string{"", "''", "00000000-0000-0000-0000-000000000000"}
+
 // actionExportedPackageURL implements GetExportedPackageUrl: "" until the package is
 // materialised. Like F&O right after Succeeded, the first call after the export ends
-// answers "" once more; clients poll until the URL is non-empty.
+// answers "" once more, and with Faults.ExportURLNotReady more calls answer "", "”" or
+// a zero GUID; clients poll until the URL is there.
 func (e *Emulator) actionExportedPackageURL(w http.ResponseWriter, r *http.Request, a args) {
 	ex, ok := e.execution(a.str("executionId"))
 	url := ""
 	if ok && ex.kind == KindExport {
 		ex.mu.Lock()
 		done := ex.status == StatusSucceeded || ex.status == StatusPartiallySucceeded
-		if done && ex.exportBlob != "" {
-			if ex.exportPolled {
-				url = e.sasURL(baseURL(r), ex.exportBlob, "r")
-			}
+		switch {
+		case !done || ex.exportBlob == "":
+		case !ex.exportPolled:
 			ex.exportPolled = true
+		case ex.urlNotReadyLeft > 0:
+			url = notReadyForms[ex.urlNotReadyServed%len(notReadyForms)]
+			ex.urlNotReadyLeft--
+			ex.urlNotReadyServed++
+		default:
+			url = e.sasURL(baseURL(r), ex.exportBlob, "r")
 		}
 		ex.mu.Unlock()
 	}

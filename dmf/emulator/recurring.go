@@ -78,6 +78,7 @@ type message struct {
 	correlationID, blobID, popReceipt string
 	visibleAt, lastDequeued           time.Time
 	dequeueCount                      int
+	noFile                            bool // Faults.DequeueNoFile: handed out without a file
 }
 
 func activityKey(id string) string {
@@ -296,7 +297,7 @@ func (e *Emulator) dequeue(w http.ResponseWriter, r *http.Request, job *recurrin
 	var m *message
 	for _, x := range e.messageOrder {
 		ready := x.status == msgProcessed || x.status == msgProcessedWithErrors || x.status == msgDequeued
-		if x.job == job && x.export && ready && x.data != nil && !now.Before(x.visibleAt) {
+		if x.job == job && x.export && ready && (x.data != nil || x.noFile) && !now.Before(x.visibleAt) {
 			m = x
 			break
 		}
@@ -310,7 +311,7 @@ func (e *Emulator) dequeue(w http.ResponseWriter, r *http.Request, job *recurrin
 	if !m.lastDequeued.IsZero() {
 		last = m.lastDequeued.UTC().Format(time.RFC3339)
 	}
-	m.status, m.lastDequeued, m.visibleAt = msgDequeued, now, now.Add(recurringInvisibility)
+	m.status, m.lastDequeued, m.visibleAt = msgDequeued, now, now.Add(e.cfg.VisibilityTimeout)
 	m.dequeueCount++
 	m.popReceipt = base64.StdEncoding.EncodeToString([]byte(newHex(8)))
 	body := map[string]any{
@@ -320,6 +321,10 @@ func (e *Emulator) dequeue(w http.ResponseWriter, r *http.Request, job *recurrin
 		"IsDownLoadFileExist":      true,
 		"FileDownLoadErrorMessage": "",
 		"LastDequeuedDateTime":     last,
+	}
+	if m.noFile {
+		// A 200 without a file: what crashed RIS (RIS#71).
+		body["DownloadLocation"], body["IsDownLoadFileExist"] = nil, false
 	}
 	e.mu.Unlock()
 	e.dequeued.Add(1)
@@ -355,10 +360,7 @@ func (e *Emulator) runDueExport(job *recurringJob) <-chan struct{} {
 	job.lastRun, job.forced = now, false
 	done := make(chan struct{})
 	job.running = done
-	m := &message{id: newGUID(), job: job, export: true, status: msgProcessing, created: now,
-		correlationID: newGUID(), blobID: newGUID()}
-	e.messages[m.id] = m
-	e.messageOrder = append(e.messageOrder, m)
+	m := e.newExportMessageLocked(job, now)
 	go func() {
 		defer func() {
 			e.mu.Lock()
@@ -371,7 +373,39 @@ func (e *Emulator) runDueExport(job *recurringJob) <-chan struct{} {
 	return done
 }
 
+// newExportMessageLocked registers the message of a recurring export run; the caller
+// holds e.mu.
+func (e *Emulator) newExportMessageLocked(job *recurringJob, now time.Time) *message {
+	m := &message{id: newGUID(), job: job, export: true, status: msgProcessing, created: now,
+		correlationID: newGUID(), blobID: newGUID()}
+	e.messages[m.id] = m
+	e.messageOrder = append(e.messageOrder, m)
+	return m
+}
+
+// QueueRecurringExport runs a recurring export job's export now, synchronously, and queues
+// its message for dequeue, as F&O's batch does at each recurrence: n calls make a backlog
+// of n messages. It returns the message's CorrelationId; ok is false for an unknown job
+// or one that imports.
+func (e *Emulator) QueueRecurringExport(activityID string) (correlationID string, ok bool) {
+	job, ok := e.recurringJob(activityID)
+	if !ok || job.Direction != DirectionExport {
+		return "", false
+	}
+	now := e.now()
+	e.mu.Lock()
+	job.lastRun = now
+	m := e.newExportMessageLocked(job, now)
+	e.mu.Unlock()
+	e.runRecurringExport(job, m)
+	return m.correlationID, true
+}
+
 func (e *Emulator) runRecurringExport(job *recurringJob, m *message) {
+	if e.takeFault(func(f *Faults) *int { return &f.DequeueNoFile }) {
+		e.setMessage(m, func(m *message) { m.status, m.noFile, m.visibleAt = msgProcessed, true, e.now() })
+		return
+	}
 	g, ok := e.group(job.DefinitionGroup)
 	if !ok || g.operation != opExport {
 		e.setMessage(m, func(m *message) {
@@ -448,6 +482,12 @@ func (e *Emulator) ack(w http.ResponseWriter, r *http.Request, job *recurringJob
 	if m == nil || m.dequeueCount == 0 {
 		e.mu.Unlock()
 		writeODataError(w, http.StatusBadRequest, "", "No dequeued message with correlation ID '"+corr+"'.")
+		return
+	}
+	if e.takeFault(func(f *Faults) *int { return &f.AckFailures }) {
+		e.mu.Unlock()
+		e.faulted.Add(1)
+		writeODataError(w, http.StatusInternalServerError, "", "An error has occurred while acknowledging the message.")
 		return
 	}
 	first := m.status != msgAcked

@@ -123,6 +123,9 @@ type Options struct {
 	// CopyPoll is the first wait between checks of a pending server-side copy; it doubles
 	// up to 5s. Defaults to 200ms. (Copies within an account usually finish at once.)
 	CopyPoll time.Duration
+	// BlockSize is the size of the blocks a file written to the container is staged in.
+	// Defaults to DefaultBlockSize.
+	BlockSize int
 }
 
 // Source is an Azure Blob container.

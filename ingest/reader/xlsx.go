@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/dmfpipe/dmfpipe/internal/excerpt"
+	"github.com/dmfpipe/dmfpipe/internal/tempfile"
 )
 
 // maxXLSXRatio is the compression ratio beyond which a large workbook part
@@ -29,7 +30,7 @@ const oleMagic = "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"
 
 // openXLSXStream spools r to a temp file: a zip needs random access.
 func openXLSXStream(r io.Reader, opts Options) (Reader, error) {
-	tmp, err := os.CreateTemp(opts.TempDir, "dmfpipe-xlsx-*")
+	tmp, err := tempfile.Create(opts.TempDir, "xlsx-*")
 	if err != nil {
 		return nil, fmt.Errorf("spooling workbook: %w", err)
 	}
