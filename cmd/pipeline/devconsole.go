@@ -133,11 +133,8 @@ func serveDevConsole(cmd *cobra.Command, cfgPath string, pool *pgxpool.Pool, ln 
 		defer cancel()
 		_ = w.Stop(stopCtx)
 	}()
-	con, err := console.New(console.Options{App: a, Pool: pool, Worker: w, Logger: log})
+	con, err := startConsole(ctx, console.Options{App: a, Pool: pool, Worker: w, Logger: log})
 	if err != nil {
-		return err
-	}
-	if err := con.Start(ctx); err != nil {
 		return err
 	}
 	defer con.Stop()

@@ -83,11 +83,8 @@ func serve(cmd *cobra.Command, db *dbFlags) error {
 	if err != nil {
 		return usageError(fmt.Errorf("console.addr: %w", err))
 	}
-	con, err := console.New(console.Options{App: a, Pool: pool, Worker: w, Logger: log})
+	con, err := startConsole(ctx, console.Options{App: a, Pool: pool, Worker: w, Logger: log})
 	if err != nil {
-		return err
-	}
-	if err := con.Start(ctx); err != nil {
 		return err
 	}
 	defer con.Stop()
@@ -147,4 +144,16 @@ func serveMux(pool *pgxpool.Pool, w *worker.Worker, metrics http.Handler, con ht
 	})
 	mux.Handle("GET /metrics", metrics)
 	return mux
+}
+
+// startConsole builds the console and starts what it runs in the background.
+func startConsole(ctx context.Context, o console.Options) (*console.Console, error) {
+	con, err := console.New(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := con.Start(ctx); err != nil {
+		return nil, err
+	}
+	return con, nil
 }
