@@ -92,7 +92,7 @@ func (rq *reviewQuery) GroupLabel() string {
 		}
 	}
 	switch {
-	case rq.Rule == string(staging.RuleFO) && rq.Field == nil:
+	case rq.Rule == string(staging.RuleFO) && (rq.Field == nil || *rq.Field == ""):
 		return "rejected by F&O"
 	case rq.Rule == "":
 		return field + ", any rule"
@@ -596,7 +596,7 @@ func describeFilter(f *staging.Filter) string {
 	}
 	if m := f.Error; m != nil {
 		switch {
-		case m.Rule == staging.RuleFO && m.Field == nil:
+		case m.Rule == staging.RuleFO && (m.Field == nil || *m.Field == ""):
 			parts = append(parts, "rejected by F&O")
 		case m.Field != nil && *m.Field == "":
 			parts = append(parts, fmt.Sprintf("with a %s error on no field", orAny(string(m.Rule))))
