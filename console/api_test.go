@@ -52,10 +52,22 @@ func TestAPITokensRunTheReviewLoop(t *testing.T) {
 	for _, g := range review.Groups {
 		assert.NotEmpty(t, g.Explanation.Title, "%s %s", g.Field, g.Rule)
 	}
-	var next struct{ Rows []rowView }
+	var next struct {
+		Rows       []rowView
+		Next, Prev string
+	}
 	require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodGet, base+"/errors?rule=fo&limit=4&after=157", viewerToken, nil, &next))
 	require.Len(t, next.Rows, 2)
 	assert.EqualValues(t, 207, next.Rows[0].No)
+	assert.Empty(t, next.Next, "the last page")
+	assert.Contains(t, next.Prev, "before=207")
+	var prev struct{ Rows []rowView }
+	require.Equal(t, http.StatusOK, b.apiCall(t, http.MethodGet, base+"/errors?rule=fo&limit=4&before=207", viewerToken, nil, &prev))
+	var nos []int64
+	for _, r := range prev.Rows {
+		nos = append(nos, r.No)
+	}
+	assert.Equal(t, []int64{7, 57, 107, 157}, nos, "the previous page, in row order")
 	assert.Equal(t, http.StatusBadRequest, b.apiCall(t, http.MethodGet, base+"/errors?status=nope", viewerToken, nil, nil))
 
 	// A viewer's token cannot change anything.
@@ -114,7 +126,14 @@ func TestPagesShowTheJob(t *testing.T) {
 		}
 		assert.NotContains(t, resp.body, `method="post" action="/jobs`, "a viewer gets no form that changes data: %s", path)
 	}
-	resp := b.get(t, viewer, fmt.Sprintf("/jobs/%d/source", job))
+	// A form that cannot be done goes back to its page with what was wrong.
+	otto := b.login(t, "otto")
+	resp := b.post(t, otto, fmt.Sprintf("/jobs/%d/actions", job), url.Values{"kind": {"reject"}, "scope": {"selected"}, "reason": {"x"},
+		"back": {fmt.Sprintf("/jobs/%d/errors", job)}}, nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	assert.Contains(t, b.get(t, otto, resp.Header.Get("Location")).body, "Not done: no row is selected")
+
+	resp = b.get(t, viewer, fmt.Sprintf("/jobs/%d/source", job))
 	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
 	assert.True(t, strings.HasPrefix(resp.body, "Account;Name;Group\n"), "the source file, from its archive folder")
 	assert.Equal(t, http.StatusNotFound, b.get(t, viewer, "/jobs/999999").StatusCode)

@@ -73,11 +73,10 @@ func (c *Console) form(ch change) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		in, err := actionFromForm(r)
-		if err != nil {
-			c.fail(w, r, statusOf(err), messageOf(err))
-			return
+		var res result
+		if err == nil {
+			res, err = ch(r, &in)
 		}
-		res, err := ch(r, &in)
 		back := r.PostFormValue("back")
 		if back == "" {
 			back = res.Next
