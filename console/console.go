@@ -154,9 +154,12 @@ func New(o Options) (*Console, error) {
 		}
 	}
 	c.register()
-	static, _ := fs.Sub(assets, "static")
-	c.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(static))))
 	c.mux.Handle(riverPrefix+"/", c.riverUI())
+	// The embedded assets need no session: they are served without reading one.
+	static, _ := fs.Sub(assets, "static")
+	top := http.NewServeMux()
+	top.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(static))))
+	top.Handle("/", c.sessions.LoadAndSave(c.mux))
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -168,7 +171,7 @@ func New(o Options) (*Console, error) {
 			return nil, fmt.Errorf("console: base_url: %w", err)
 		}
 	}
-	c.handler = securityHeaders(cop.Handler(c.sessions.LoadAndSave(c.mux)))
+	c.handler = securityHeaders(cop.Handler(top))
 	return c, nil
 }
 
