@@ -126,9 +126,18 @@ func TestPagesShowTheJob(t *testing.T) {
 		}
 		assert.NotContains(t, resp.body, `method="post" action="/jobs`, "a viewer gets no form that changes data: %s", path)
 	}
+	// The error report, to hand to the data's owners.
+	resp := b.get(t, viewer, fmt.Sprintf("/jobs/%d/errors/report", job))
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+	assert.Contains(t, resp.Header.Get("Content-Disposition"), fmt.Sprintf("job-%d-errors.csv", job))
+	assert.Equal(t, 9, strings.Count(resp.body, "\n"), "a header and one line per error:\n%s", resp.body)
+	resp = b.get(t, viewer, fmt.Sprintf("/jobs/%d/errors/report?format=xlsx", job))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.True(t, strings.HasPrefix(resp.body, "PK"), "a workbook")
+
 	// A form that cannot be done goes back to its page with what was wrong.
 	otto := b.login(t, "otto")
-	resp := b.post(t, otto, fmt.Sprintf("/jobs/%d/actions", job), url.Values{"kind": {"reject"}, "scope": {"selected"}, "reason": {"x"},
+	resp = b.post(t, otto, fmt.Sprintf("/jobs/%d/actions", job), url.Values{"kind": {"reject"}, "scope": {"selected"}, "reason": {"x"},
 		"back": {fmt.Sprintf("/jobs/%d/errors", job)}}, nil)
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
 	assert.Contains(t, b.get(t, otto, resp.Header.Get("Location")).body, "Not done: no row is selected")

@@ -348,3 +348,34 @@ func (c *Console) source(w http.ResponseWriter, r *http.Request) {
 		c.log.Warn("console: sending a source file", "job", id, "file", name, "err", err)
 	}
 }
+
+// errorReport sends a job's full error report (one line per open error: row, line,
+// status, column, field, rule, message, value, source value) as CSV, or as an XLSX
+// workbook with format=xlsx: what to hand to the people who own the data.
+func (c *Console) errorReport(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "job")
+	if err != nil {
+		c.failWith(w, r, err)
+		return
+	}
+	st := staging.NewStore(c.opts.Pool)
+	if _, err := st.Layout(r.Context(), id); err != nil {
+		c.failWith(w, r, err)
+		return
+	}
+	write, ext, ctype := st.WriteErrorReportCSV, "csv", "text/csv; charset=utf-8"
+	switch r.URL.Query().Get("format") {
+	case "", "csv":
+	case "xlsx":
+		write, ext, ctype = st.WriteErrorReportXLSX, "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	default:
+		c.fail(w, r, http.StatusBadRequest, "format must be csv or xlsx")
+		return
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fmt.Sprintf("job-%d-errors.%s", id, ext)}))
+	if err := write(r.Context(), id, w); err != nil {
+		// The headers are sent: the download ends short, and the log says why.
+		c.log.Warn("console: sending an error report", "job", id, "err", err)
+	}
+}
