@@ -24,6 +24,10 @@
 // http.CrossOriginProtection, and needs an operator: Routes lists them, and a test
 // checks each against a viewer, a request without a session and a cross-origin POST.
 //
+// Pauses, resumes and runs now are in the project's audit trail (jobhistory.ProjectEntry),
+// the rows' and jobs' changes in the job's (jobhistory.Audit), each as the user who made
+// them.
+//
 // The JSON API under /api/v1/ shows and does what the pages do, with a session or an
 // API token (console.api_tokens, `Authorization: Bearer <token>`); a token acts as
 // token:NAME in the audit trail.
