@@ -277,7 +277,7 @@ func (c *Console) reviewView(r *http.Request) (any, error) {
 	p := &reviewPage{Job: newJobListItem(j, ""), Fields: l.Fields, Query: rq, Groups: []groupView{}, Rows: []rowView{},
 		Running: []auditView{}, ChunkMessages: []chunkMessage{}, Here: rq.url(job, "", "")}
 	p.QueryString = rq.values().Encode()
-	if p.Counts, err = st.OpenCounts(ctx, job); err != nil {
+	if p.Counts, err = st.OpenCounts(ctx, job, countUpTo); err != nil {
 		return nil, err
 	}
 	p.Open = imports.Open(p.Counts)

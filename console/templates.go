@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,13 @@ var funcs = template.FuncMap{
 		return s
 	},
 	"hasPrefix": strings.HasPrefix,
+	// atMost shows a count that stopped at countUpTo+1 rows.
+	"atMost": func(n int64) string {
+		if n > countUpTo {
+			return fmt.Sprintf("more than %d", countUpTo)
+		}
+		return strconv.FormatInt(n, 10)
+	},
 	"statuses":  func() []staging.Status { return staging.Statuses },
 	"fragment": func(r rowView, back string, me *identity) rowFragment {
 		return rowFragment{Row: r, Back: back, Me: me}

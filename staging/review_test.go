@@ -228,10 +228,16 @@ func TestRejectSetsRowsAsideWithAReason(t *testing.T) {
 	// The open rows alone, as the console's review page counts them.
 	_, err = b.store.SetStatus(b.ctx, 33, 1, 1, staging.StatusRejected, staging.StatusValid)
 	require.NoError(t, err)
-	c, err = b.store.OpenCounts(b.ctx, 33)
+	c, err = b.store.OpenCounts(b.ctx, 33, 0)
 	require.NoError(t, err)
 	assert.Equal(t, staging.Counts{Total: 3, Invalid: 2, Rejected: 1}, c)
-	_, err = b.store.OpenCounts(b.ctx, 999)
+	c, err = b.store.OpenCounts(b.ctx, 33, 1)
+	require.NoError(t, err)
+	assert.Equal(t, staging.Counts{Total: 3, Invalid: 2, Rejected: 1}, c, "2 invalid rows: more than 1")
+	c, err = b.store.OpenCounts(b.ctx, 33, 2)
+	require.NoError(t, err)
+	assert.Equal(t, staging.Counts{Total: 3, Invalid: 2, Rejected: 1}, c, "at most 2: exact")
+	_, err = b.store.OpenCounts(b.ctx, 999, 0)
 	require.ErrorIs(t, err, staging.ErrNoJob)
 }
 
