@@ -241,7 +241,9 @@ func (c *Console) jobView(r *http.Request) (any, error) {
 	st := staging.NewStore(c.opts.Pool)
 	count := st.Counts
 	if p.Running {
-		count = func(ctx context.Context, job int64) (staging.Counts, error) { return st.OpenCounts(ctx, job, countUpTo) }
+		count = func(ctx context.Context, job int64) (staging.Counts, error) {
+			return st.OpenCounts(ctx, job, countUpTo)
+		}
 	}
 	if counts, err := count(ctx, id); err == nil {
 		p.Open = imports.Open(counts)

@@ -50,7 +50,7 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatInt(n, 10)
 	},
-	"statuses":  func() []staging.Status { return staging.Statuses },
+	"statuses": func() []staging.Status { return staging.Statuses },
 	"fragment": func(r rowView, back string, me *identity) rowFragment {
 		return rowFragment{Row: r, Back: back, Me: me}
 	},

@@ -3,6 +3,7 @@ package staging
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -142,7 +143,12 @@ func (s *Store) OpenCounts(ctx context.Context, job int64, upTo int64) (Counts, 
 	if upTo > 0 {
 		limit = new(upTo + 1)
 	}
-	rows, err := s.db.Query(ctx, `SELECT st, (SELECT count(*) FROM (SELECT 1 FROM `+rowsTable(job)+` r
-		WHERE r.status = st LIMIT $2) capped) FROM unnest($1::text[]) AS st`, OpenStatuses, limit)
+	// Each status is a literal: with a parameter the planner cannot prove the partial
+	// index (status <> 'valid') applies, and reads the whole job instead.
+	counts := make([]string, len(OpenStatuses))
+	for i, st := range OpenStatuses {
+		counts[i] = fmt.Sprintf("SELECT '%[1]s', (SELECT count(*) FROM (SELECT 1 FROM %[2]s WHERE status = '%[1]s' LIMIT $1) capped)", st, rowsTable(job))
+	}
+	rows, err := s.db.Query(ctx, strings.Join(counts, " UNION ALL "), limit)
 	return collectCounts(rows, err, job)
 }
