@@ -12,6 +12,24 @@ import (
 	"github.com/dmfpipe/dmfpipe/dmf"
 )
 
+func TestOutcomes(t *testing.T) {
+	t.Parallel()
+	var se *SnoozeError
+	require.ErrorAs(t, Snooze(0), &se)
+	require.Equal(t, 10*time.Millisecond, se.After, "a snooze waits at least 10ms")
+	require.ErrorAs(t, Snooze(time.Second), &se)
+	require.Equal(t, time.Second, se.After)
+
+	cause := errors.New("bad package")
+	var pe *PermanentError
+	require.ErrorAs(t, Permanent(cause), &pe)
+	require.ErrorIs(t, Permanent(cause), cause)
+	require.Equal(t, "bad package", Permanent(cause).Error())
+
+	require.False(t, Attempt{N: 1, Max: 3}.Last())
+	require.True(t, Attempt{N: 3, Max: 3}.Last())
+}
+
 func TestRefused(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -38,22 +56,4 @@ func TestStatusSeen(t *testing.T) {
 	require.Equal(t, "Executing", StatusSeen(dmf.StatusExecuting, nil))
 	require.Equal(t, "NotFound", StatusSeen("", notFound))
 	require.Equal(t, "", StatusSeen("", &dmf.HTTPError{StatusCode: 500}))
-}
-
-func TestOutcomes(t *testing.T) {
-	t.Parallel()
-	var se *SnoozeError
-	require.ErrorAs(t, Snooze(0), &se)
-	require.Equal(t, 10*time.Millisecond, se.After, "a snooze waits at least 10ms")
-	require.ErrorAs(t, Snooze(time.Second), &se)
-	require.Equal(t, time.Second, se.After)
-
-	cause := errors.New("bad package")
-	var pe *PermanentError
-	require.ErrorAs(t, Permanent(cause), &pe)
-	require.ErrorIs(t, Permanent(cause), cause)
-	require.Equal(t, "bad package", Permanent(cause).Error())
-
-	require.False(t, Attempt{N: 1, Max: 3}.Last())
-	require.True(t, Attempt{N: 3, Max: 3}.Last())
 }
