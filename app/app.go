@@ -26,6 +26,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/catalog"
+	"github.com/dmfpipe/dmfpipe/exports"
 	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/ingest"
 	"github.com/dmfpipe/dmfpipe/notify"
@@ -56,19 +57,19 @@ type App struct {
 	log  *slog.Logger
 	opts Options
 
+	imp compiled[*imports.Project]
+	exp compiled[*exports.Project] // exports.go
+
 	mu       sync.Mutex
-	projects map[string]*imports.Project
-	problems map[string]config.Problems
 	clients  map[string]*dmf.Client
 	notifier notify.Sender
 	notifyOK bool
-	exp      exportParts // exports.go
 }
 
 // New returns the parts of cfg; nothing is compiled or connected yet.
 func New(cfg *config.Config, opts Options) *App {
 	a := &App{cfg: cfg, cat: opts.Catalog, log: opts.Logger, opts: opts,
-		projects: map[string]*imports.Project{}, problems: map[string]config.Problems{}, clients: map[string]*dmf.Client{}}
+		clients: map[string]*dmf.Client{}}
 	if a.cat == nil {
 		a.cat = catalog.Default()
 	}
@@ -128,14 +129,6 @@ func (a *App) ImportProject(name string) (*imports.Project, error) {
 // Compile compiles an import project of the configuration, once; the problems of one
 // that does not compile are located in the config.
 func (a *App) Compile(name string) (*imports.Project, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if p, ok := a.projects[name]; ok {
-		return p, nil
-	}
-	if probs, ok := a.problems[name]; ok {
-		return nil, probs
-	}
 	cp, err := a.Project(name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", imports.ErrUnknownProject, err)
@@ -143,13 +136,7 @@ func (a *App) Compile(name string) (*imports.Project, error) {
 	if cp.Kind != "import" {
 		return nil, fmt.Errorf("project %s is an %s project; only imports map files: %w", name, cp.Kind, imports.ErrUnknownProject)
 	}
-	p, probs := imports.Compile(cp, a.cat)
-	if len(probs) > 0 {
-		a.problems[name] = probs
-		return nil, probs
-	}
-	a.projects[name] = p
-	return p, nil
+	return a.imp.get(name, func() (*imports.Project, config.Problems) { return imports.Compile(cp, a.cat) })
 }
 
 // CompileAll compiles every import and export project and returns every problem, in file

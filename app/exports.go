@@ -4,20 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/exports"
 	"github.com/dmfpipe/dmfpipe/exports/pathtemplate"
 	"github.com/dmfpipe/dmfpipe/ingest"
 )
-
-// exportParts are the compiled export projects, once per process.
-type exportParts struct {
-	mu       sync.Mutex
-	projects map[string]*exports.Project
-	problems map[string]config.Problems
-}
 
 // ExportProject compiles an export project of the configuration (once) and returns it:
 // an error wrapping exports.ErrUnknownProject when the configuration has no export
@@ -30,25 +22,7 @@ func (a *App) ExportProject(name string) (*exports.Project, error) {
 	if cp.Kind != "export" {
 		return nil, fmt.Errorf("project %s is an %s project: %w", name, cp.Kind, exports.ErrUnknownProject)
 	}
-	e := &a.exp
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if p, ok := e.projects[name]; ok {
-		return p, nil
-	}
-	if probs, ok := e.problems[name]; ok {
-		return nil, probs
-	}
-	if e.projects == nil {
-		e.projects, e.problems = map[string]*exports.Project{}, map[string]config.Problems{}
-	}
-	p, probs := exports.Compile(cp, a.cat)
-	if len(probs) > 0 {
-		e.problems[name] = probs
-		return nil, probs
-	}
-	e.projects[name] = p
-	return p, nil
+	return a.exp.get(name, func() (*exports.Project, config.Problems) { return exports.Compile(cp, a.cat) })
 }
 
 // compileExports compiles every export project with a destination and returns the

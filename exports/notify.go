@@ -2,11 +2,9 @@ package exports
 
 import (
 	"context"
-	"errors"
 	"path"
 
 	"github.com/dmfpipe/dmfpipe/imports"
-	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/notify"
 )
 
@@ -15,25 +13,7 @@ func notifyOn(on []string, status string) bool { return notify.ShouldNotify(on, 
 // Notify sends a finished export job's notification; a refusal that retrying cannot cure
 // drops the step, others are retried by the runner, each recorded on the job's timeline.
 func (s *Stages) Notify(ctx context.Context, at imports.Attempt, id int64) error {
-	if s.d.Notifier == nil {
-		return permanent(errors.New("no notifier configured"))
-	}
-	msg, err := s.Notification(ctx, id)
-	if errors.Is(err, jobhistory.ErrJobNotFound) {
-		return permanent(err)
-	}
-	if err != nil {
-		return err
-	}
-	if err := s.d.Notifier.Send(ctx, msg); err != nil {
-		s.event(ctx, id, StepNotify, "warn", "notification not sent: "+err.Error(), map[string]any{"attempt": at.N})
-		if notify.IsPermanent(err) {
-			return permanent(err)
-		}
-		return err
-	}
-	s.event(ctx, id, StepNotify, "info", "notification sent", nil)
-	return nil
+	return s.base.Notify(ctx, s.d.Notifier, at, string(StepNotify), func() (notify.Job, error) { return s.Notification(ctx, id) })
 }
 
 // Notification is the summary a finished export job's notification carries.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/imports"
+	"github.com/dmfpipe/dmfpipe/internal/jobstep"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 )
 
@@ -47,7 +48,7 @@ func (s *Stages) Request(ctx context.Context, at imports.Attempt, jobID int64) e
 			return snooze(wait)
 		}
 		st, err := client.GetExecutionSummaryStatus(ctx, ex.ID)
-		if rerr := hist.RecordPoll(ctx, ex.ID, statusSeen(st, err), false, ""); rerr != nil {
+		if rerr := hist.RecordPoll(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
 			return rerr
 		}
 		switch {
@@ -81,17 +82,6 @@ func (s *Stages) Request(ctx context.Context, at imports.Attempt, jobID int64) e
 	// The id is ours whatever F&O echoes: an empty or zero-GUID answer (seen while an
 	// export is refused or queued) leaves the status calls to tell.
 	return s.submitted(ctx, j, ex.ID, fmt.Sprintf("%s of %s (%s) sent as execution %s", action, p.DefinitionGroup, p.LegalEntity, ex.ID))
-}
-
-// statusSeen is what a status call answered, for the execution's record.
-func statusSeen(st dmf.ExecutionStatus, err error) string {
-	switch {
-	case err == nil:
-		return string(st)
-	case dmf.IsExecutionNotFound(err):
-		return "NotFound"
-	}
-	return ""
 }
 
 // submitted records that F&O has the export and inserts its poll.
@@ -150,7 +140,7 @@ func (s *Stages) Poll(ctx context.Context, at imports.Attempt, jobID int64) erro
 		st, err = client.GetExecutionSummaryStatus(ctx, ex.ID)
 		switch {
 		case Pending(st, err, elapsed):
-			if err := hist.RecordPoll(ctx, ex.ID, statusSeen(st, err), false, ""); err != nil {
+			if err := hist.RecordPoll(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); err != nil {
 				return err
 			}
 			return snooze(interval)

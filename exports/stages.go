@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,7 +14,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/ingest"
-	"github.com/dmfpipe/dmfpipe/internal/backoff"
+	"github.com/dmfpipe/dmfpipe/internal/jobstep"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/notify"
 )
@@ -101,10 +100,8 @@ type Deps struct {
 // Stages runs the steps of export jobs. Every method is safe to run again after a crash
 // at any point and safe for concurrent use.
 type Stages struct {
-	d Deps
-
-	mu   sync.Mutex
-	told map[string]bool
+	d    Deps
+	base *jobstep.Base // the timeline, the poll schedule, admission: shared with imports
 }
 
 // New returns the stages over d.
@@ -118,57 +115,36 @@ func New(d Deps) *Stages {
 	if d.NodeFresh <= 0 {
 		d.NodeFresh = 2 * time.Minute
 	}
-	return &Stages{d: d, told: map[string]bool{}}
+	return &Stages{d: d, base: jobstep.New(jobstep.Config{DB: d.DB, Environments: d.Environments, Node: d.Node,
+		Foreground: d.Foreground, NodeFresh: d.NodeFresh, Log: d.Log, Now: d.Now})}
 }
 
 // The runner's outcomes, shared with the import stages (worker's adapter reads them).
-func snooze(d time.Duration) error { return &imports.SnoozeError{After: max(d, 10*time.Millisecond)} }
+func snooze(d time.Duration) error { return jobstep.Snooze(d) }
 
-func permanent(err error) error { return &imports.PermanentError{Err: err} }
+func permanent(err error) error { return jobstep.Permanent(err) }
 
-func (s *Stages) hist(db jobhistory.DBTX) *jobhistory.Store {
-	return jobhistory.NewStore(db).As(s.d.Node)
-}
+func (s *Stages) hist(db jobhistory.DBTX) *jobhistory.Store { return s.base.Hist(db) }
 
 // event records an entry of a job's timeline; a failure to record it is logged.
 func (s *Stages) event(ctx context.Context, job int64, stage StepKind, level, msg string, attrs map[string]any) {
-	if err := s.hist(s.d.DB).AddEvent(ctx, job, string(stage), level, msg, attrs); err != nil {
-		s.d.Log.Warn("recording a job event", "job", job, "err", err)
-	}
+	s.base.Event(ctx, job, string(stage), level, msg, attrs)
 }
 
 // job reads the job a step works on; a job that no longer exists drops the step.
 func (s *Stages) job(ctx context.Context, id int64) (*jobhistory.Job, error) {
-	j, err := s.hist(s.d.DB).Job(ctx, id)
-	if errors.Is(err, jobhistory.ErrJobNotFound) {
-		return nil, permanent(err)
-	}
-	return j, err
+	return s.base.Job(ctx, id)
 }
 
 // pollSettings are an environment's poll settings.
-func (s *Stages) pollSettings(env string) config.Poll {
-	if e, ok := s.d.Environments[env]; ok {
-		return e.Poll
-	}
-	return config.Poll{Initial: config.Duration(config.DefaultPollInitial), Max: config.Duration(config.DefaultPollMax),
-		Deadline: config.Duration(config.DefaultPollDeadline)}
-}
+func (s *Stages) pollSettings(env string) config.Poll { return s.base.PollSettings(env) }
 
 // pollInterval is the wait after the n-th poll of an execution of env.
-func (s *Stages) pollInterval(env string, n int) time.Duration {
-	ps := s.pollSettings(env)
-	return backoff.Policy{Initial: ps.Initial.D(), Max: ps.Max.D(), Multiplier: 1.5}.Delay(n)
-}
+func (s *Stages) pollInterval(env string, n int) time.Duration { return s.base.PollInterval(env, n) }
 
 // pollWait is how long the next call about ex must still wait to keep to its schedule,
 // across steps and restarts.
-func (s *Stages) pollWait(ex jobhistory.Execution) time.Duration {
-	if ex.LastPolledAt.IsZero() || ex.Polls == 0 {
-		return 0
-	}
-	return s.pollInterval(ex.Environment, ex.Polls) - s.d.Now().Sub(ex.LastPolledAt)
-}
+func (s *Stages) pollWait(ex jobhistory.Execution) time.Duration { return s.base.PollWait(ex) }
 
 // How long a step left for another node waits before it is offered again, and how long
 // one waits when no node knows its project (as the import stages).
@@ -178,77 +154,45 @@ const (
 )
 
 // admit returns the project a job's step runs with, or leaves the step for another node,
-// on the import stages' rules: this node runs a job of a project it knows at the job's
-// version; a version another live node knows waits for that node; a version no live node
-// knows is adopted (and said so on the timeline); a project no node knows waits.
+// on the import stages' rules (jobstep.Base.Admit), saying so on the job's timeline.
 func (s *Stages) admit(ctx context.Context, j *jobhistory.Job, step StepKind) (*Project, error) {
 	p, err := s.d.Projects(j.Project)
 	if err != nil && !errors.Is(err, ErrUnknownProject) {
 		return nil, fmt.Errorf("project %s: %w", j.Project, err)
 	}
-	known := err == nil
-	if known && (p.Version == j.ProjectVersion || j.ProjectVersion == "") {
-		return p, nil
+	version := ""
+	if err == nil {
+		version = p.Version
 	}
-	hist := s.hist(s.d.DB)
-	var others []string
-	if j.ProjectVersion != "" {
-		if others, err = hist.NodesKnowing(ctx, j.Project, j.ProjectVersion, s.d.Node, s.d.Foreground, s.d.NodeFresh); err != nil {
-			return nil, err
-		}
-	}
+	a, err := s.base.Admit(ctx, j, version)
 	switch {
-	case len(others) > 0:
-		s.tellOnce(ctx, j, step, "info", fmt.Sprintf("%s left for node %s, which knows project %s as this job started it", step, others[0], j.Project))
+	case err != nil:
+		return nil, err
+	case a.LeftFor != "":
+		s.base.TellOnce(ctx, j.ID, string(step), "info", fmt.Sprintf("%s left for node %s, which knows project %s as this job started it", step, a.LeftFor, j.Project))
 		return nil, snooze(leaveFor)
-	case known:
-		if err := hist.SetProjectVersion(ctx, j.ID, p.Version); err != nil {
-			return nil, err
-		}
+	case !a.Run:
+		s.base.TellOnce(ctx, j.ID, string(step), "warn", fmt.Sprintf("no running node knows export project %s: %s waits for a node whose configuration has it", j.Project, step))
+		return nil, snooze(waitForProject)
+	case a.AdoptedFrom != "":
 		s.event(ctx, j.ID, step, "warn", fmt.Sprintf("project %s changed since this job started (version %s, now %s) and no running node has the old settings: going on with the new ones",
-			j.Project, j.ProjectVersion, p.Version), nil)
-		j.ProjectVersion = p.Version
-		return p, nil
+			j.Project, a.AdoptedFrom, p.Version), nil)
 	}
-	s.tellOnce(ctx, j, step, "warn", fmt.Sprintf("no running node knows export project %s: %s waits for a node whose configuration has it", j.Project, step))
-	return nil, snooze(waitForProject)
-}
-
-func (s *Stages) tellOnce(ctx context.Context, j *jobhistory.Job, step StepKind, level, msg string) {
-	key := fmt.Sprintf("%d/%s/%s", j.ID, step, msg)
-	s.mu.Lock()
-	told := s.told[key]
-	s.told[key] = true
-	s.mu.Unlock()
-	if !told {
-		s.event(ctx, j.ID, step, level, msg, nil)
-	}
+	return p, nil
 }
 
 // FailJob records why a job failed and hands it to the finalize; the step that failed it
 // is dropped.
 func (s *Stages) FailJob(ctx context.Context, j *jobhistory.Job, stage StepKind, cause error) error {
-	err := pgx.BeginFunc(ctx, s.d.DB, func(tx pgx.Tx) error {
-		hist := s.hist(tx)
-		if err := hist.SetError(ctx, j.ID, cause.Error()); err != nil {
-			return err
-		}
-		if err := hist.AddEvent(ctx, j.ID, string(stage), "error", cause.Error(), nil); err != nil {
-			return err
-		}
+	return s.base.FailJob(ctx, j.ID, string(stage), cause, func(tx pgx.Tx) error {
 		return s.d.Steps.Insert(ctx, tx, Step{Kind: StepFinalize, Job: j})
 	})
-	if err != nil {
-		return fmt.Errorf("failing job %d (%w): %w", j.ID, cause, err)
-	}
-	return permanent(cause)
 }
 
-// retryOrFail fails the job for an answer retrying cannot change (a 4xx other than 408
-// and 429) and on the step's last attempt, and retries the others.
+// retryOrFail fails the job for an answer retrying cannot change (jobstep.Refused) and on
+// the step's last attempt, and retries the others.
 func (s *Stages) retryOrFail(ctx context.Context, at imports.Attempt, j *jobhistory.Job, stage StepKind, err error) error {
-	var he *dmf.HTTPError
-	if errors.As(err, &he) && he.StatusCode >= 400 && he.StatusCode < 500 && he.StatusCode != 408 && he.StatusCode != 429 {
+	if jobstep.Refused(err) {
 		return s.FailJob(ctx, j, stage, err)
 	}
 	if at.Last() {

@@ -231,18 +231,7 @@ func Infrastructure(err error) bool {
 // FailJob records why a job failed and hands it to the finalize; the step that failed it
 // is dropped (retrying cannot help).
 func (s *Stages) FailJob(ctx context.Context, j *jobhistory.Job, stage StepKind, cause error) error {
-	err := pgx.BeginFunc(ctx, s.d.DB, func(tx pgx.Tx) error {
-		hist := s.hist(tx)
-		if err := hist.SetError(ctx, j.ID, cause.Error()); err != nil {
-			return err
-		}
-		if err := hist.AddEvent(ctx, j.ID, string(stage), "error", cause.Error(), nil); err != nil {
-			return err
-		}
+	return s.base.FailJob(ctx, j.ID, string(stage), cause, func(tx pgx.Tx) error {
 		return s.d.Steps.Insert(ctx, tx, Step{Kind: StepFinalize, Job: j})
 	})
-	if err != nil {
-		return fmt.Errorf("failing job %d (%w): %w", j.ID, cause, err)
-	}
-	return permanent(cause)
 }

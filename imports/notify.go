@@ -5,13 +5,14 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/dmfpipe/dmfpipe/internal/jobstep"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/notify"
 	"github.com/dmfpipe/dmfpipe/staging"
 )
 
 // notificationSent is the event of a sent notification.
-const notificationSent = "notification sent"
+const notificationSent = jobstep.NotificationSent
 
 // NotifyErrors is how many row errors a notification lists.
 const NotifyErrors = 10
@@ -19,34 +20,18 @@ const NotifyErrors = 10
 // Notify sends a finished job's notification; a refusal that retrying cannot cure drops
 // the step, others are retried by the runner, each recorded on the job's timeline.
 func (s *Stages) Notify(ctx context.Context, at Attempt, id int64) error {
-	if s.d.Notifier == nil {
-		return permanent(errors.New("no notifier configured"))
-	}
-	j, err := s.job(ctx, id)
-	if err != nil {
-		return err
-	}
-	// A node that does not know the project has no notifier for it: leave the step to
-	// one that does (a later `run` of the project, or serve).
-	if _, err := s.admit(ctx, j, StepNotify); err != nil {
-		return err
-	}
-	msg, err := s.Notification(ctx, id)
-	if errors.Is(err, jobhistory.ErrJobNotFound) {
-		return permanent(err)
-	}
-	if err != nil {
-		return err
-	}
-	if err := s.d.Notifier.Send(ctx, msg); err != nil {
-		s.event(ctx, msg.ID, StepNotify, "warn", "notification not sent: "+err.Error(), map[string]any{"attempt": at.N})
-		if notify.IsPermanent(err) {
-			return permanent(err)
+	return s.base.Notify(ctx, s.d.Notifier, at, string(StepNotify), func() (notify.Job, error) {
+		j, err := s.job(ctx, id)
+		if err != nil {
+			return notify.Job{}, err
 		}
-		return err
-	}
-	s.event(ctx, msg.ID, StepNotify, "info", notificationSent, nil)
-	return nil
+		// A node that does not know the project has no notifier for it: leave the step
+		// to one that does (a later `run` of the project, or serve).
+		if _, err := s.admit(ctx, j, StepNotify); err != nil {
+			return notify.Job{}, err
+		}
+		return s.Notification(ctx, id)
+	})
 }
 
 // Notification is the summary a finished job's notification carries.

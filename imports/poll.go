@@ -12,8 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/dmf"
-	"github.com/dmfpipe/dmfpipe/internal/backoff"
+	"github.com/dmfpipe/dmfpipe/internal/jobstep"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/staging"
 )
@@ -22,21 +23,14 @@ import (
 // GetExecutionSummaryStatus still means "not registered yet" (dmf-api.md §2.5).
 const notFoundGrace = 5 * time.Minute
 
-// pollInterval is the wait after the n-th status call of an execution of env: the poll
-// schedule's initial interval, growing 1.5× up to its max.
-func (s *Stages) pollInterval(env string, n int) time.Duration {
-	ps := s.pollSettings(env)
-	return backoff.Policy{Initial: ps.Initial.D(), Max: ps.Max.D(), Multiplier: 1.5}.Delay(n)
-}
+// pollSettings are an environment's poll settings.
+func (s *Stages) pollSettings(env string) config.Poll { return s.base.PollSettings(env) }
 
-// pollWait is how long a status call of ex must still wait to keep to its poll schedule,
-// whichever stage made the last one and whether or not the process restarted since.
-func (s *Stages) pollWait(ex jobhistory.Execution) time.Duration {
-	if ex.LastPolledAt.IsZero() || ex.Polls == 0 {
-		return 0
-	}
-	return s.pollInterval(ex.Environment, ex.Polls) - s.d.Now().Sub(ex.LastPolledAt)
-}
+// pollInterval is the wait after the n-th status call of an execution of env.
+func (s *Stages) pollInterval(env string, n int) time.Duration { return s.base.PollInterval(env, n) }
+
+// pollWait is how long a status call of ex must still wait to keep to its poll schedule.
+func (s *Stages) pollWait(ex jobhistory.Execution) time.Duration { return s.base.PollWait(ex) }
 
 // Poll follows a chunk's execution until it ends and brings F&O's verdict back to the
 // chunk's rows: imported, rejected with F&O's messages where they can be placed with
@@ -80,7 +74,7 @@ func (s *Stages) Poll(ctx context.Context, at Attempt, execID string) error {
 	elapsed := s.d.Now().Sub(ex.SubmittedAt)
 	st, err := client.GetExecutionSummaryStatus(ctx, ex.ID)
 	if err != nil {
-		if rerr := hist.RecordPoll(ctx, ex.ID, statusSeen(st, err), false, ""); rerr != nil {
+		if rerr := hist.RecordPoll(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
 			return rerr
 		}
 		if dmf.IsExecutionNotFound(err) && elapsed < notFoundGrace {

@@ -14,6 +14,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/ingest"
+	"github.com/dmfpipe/dmfpipe/internal/jobstep"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/notify"
 	"github.com/dmfpipe/dmfpipe/staging"
@@ -115,11 +116,11 @@ type Observer interface {
 // Stages runs the steps of import jobs. Every method is safe to run again after a crash
 // at any point (see the package documentation) and safe for concurrent use.
 type Stages struct {
-	d Deps
+	d    Deps
+	base *jobstep.Base // the timeline, the poll schedule, admission: shared with exports
 
 	mu      sync.Mutex
 	gates   map[string]chan struct{} // by environment/definition group, see withGroupLock
-	told    map[string]bool          // "left for another node" events recorded, by job
 	checked map[string]time.Time     // when each environment last passed checkEnvironment
 }
 
@@ -137,42 +138,30 @@ func New(d Deps) *Stages {
 	if d.NodeFresh <= 0 {
 		d.NodeFresh = 2 * time.Minute
 	}
-	return &Stages{d: d, gates: map[string]chan struct{}{}, told: map[string]bool{}, checked: map[string]time.Time{}}
+	base := jobstep.New(jobstep.Config{DB: d.DB, Environments: d.Environments, Node: d.Node, Foreground: d.Foreground,
+		NodeFresh: d.NodeFresh, Log: d.Log, Now: d.Now})
+	return &Stages{d: d, base: base, gates: map[string]chan struct{}{}, checked: map[string]time.Time{}}
 }
 
-// Attempt is which run of a step this is.
-type Attempt struct {
-	// N is the run, from 1; Max the last one the runner allows.
-	N, Max int
-}
+// The runner's outcomes, shared with the export stages (worker's adapter reads them).
+type (
+	// Attempt is which run of a step this is.
+	Attempt = jobstep.Attempt
+	// SnoozeError asks the runner to run the step again after a while, without counting
+	// a failure: the step waits (for F&O, for a file to settle, for a node that knows
+	// the project).
+	SnoozeError = jobstep.SnoozeError
+	// PermanentError is a failure that running the step again cannot cure; the runner
+	// drops the step (River cancels it). What it means for the job is already recorded.
+	PermanentError = jobstep.PermanentError
+)
 
-// Last reports whether no run follows this one when it fails.
-func (a Attempt) Last() bool { return a.N >= a.Max }
+func snooze(d time.Duration) error { return jobstep.Snooze(d) }
 
-// SnoozeError asks the runner to run the step again after a while, without counting a
-// failure: the step waits (for F&O, for a file to settle, for a node that knows the
-// project).
-type SnoozeError struct {
-	After time.Duration
-}
-
-func (e *SnoozeError) Error() string { return fmt.Sprintf("waiting %s", e.After) }
-
-func snooze(d time.Duration) error { return &SnoozeError{After: max(d, 10*time.Millisecond)} }
-
-// PermanentError is a failure that running the step again cannot cure; the runner drops
-// the step (River cancels it). What it means for the job is already recorded.
-type PermanentError struct{ Err error }
-
-func (e *PermanentError) Error() string { return e.Err.Error() }
-func (e *PermanentError) Unwrap() error { return e.Err }
-
-func permanent(err error) error { return &PermanentError{Err: err} }
+func permanent(err error) error { return jobstep.Permanent(err) }
 
 // hist is the job history on db, recording this node as the actor of events.
-func (s *Stages) hist(db jobhistory.DBTX) *jobhistory.Store {
-	return jobhistory.NewStore(db).As(s.d.Node)
-}
+func (s *Stages) hist(db jobhistory.DBTX) *jobhistory.Store { return s.base.Hist(db) }
 
 // staging is the staging area on db.
 func (s *Stages) staging(db staging.DBTX) *staging.Store { return staging.NewStore(db) }
@@ -180,39 +169,16 @@ func (s *Stages) staging(db staging.DBTX) *staging.Store { return staging.NewSto
 // event records an entry of a job's timeline; a failure to record it is logged, not
 // returned: the timeline must not fail an import.
 func (s *Stages) event(ctx context.Context, job int64, stage StepKind, level, msg string, attrs map[string]any) {
-	if err := s.hist(s.d.DB).AddEvent(ctx, job, string(stage), level, msg, attrs); err != nil {
-		s.d.Log.Warn("recording a job event", "job", job, "err", err)
-	}
+	s.base.Event(ctx, job, string(stage), level, msg, attrs)
 }
 
 // job reads the job a step works on; a job that no longer exists drops the step.
 func (s *Stages) job(ctx context.Context, id int64) (*jobhistory.Job, error) {
-	j, err := s.hist(s.d.DB).Job(ctx, id)
-	if errors.Is(err, jobhistory.ErrJobNotFound) {
-		return nil, permanent(err)
-	}
-	return j, err
+	return s.base.Job(ctx, id)
 }
 
-// pollSettings are an environment's poll settings.
-func (s *Stages) pollSettings(env string) config.Poll {
-	if e, ok := s.d.Environments[env]; ok {
-		return e.Poll
-	}
-	return config.Poll{Initial: config.Duration(config.DefaultPollInitial), Max: config.Duration(config.DefaultPollMax),
-		Deadline: config.Duration(config.DefaultPollDeadline)}
-}
-
-// admit returns the project a job's step runs with, or leaves the step for another node:
-//
-//   - this node knows the project at the job's version: it runs the step;
-//   - another live node knows that version: the step waits for that node (a node never
-//     fails a job it cannot run; in a rolling deploy the new version reaches the nodes one
-//     after another);
-//   - no live node knows that version but this node knows the project: it adopts the job
-//     at its own version (the project's settings changed while the job ran, and no node is
-//     left with the old ones), and says so on the job's timeline;
-//   - no node knows the project: the step waits for one that does, and says so once.
+// admit returns the project a job's step runs with, or leaves the step for another node
+// (jobstep.Base.Admit), saying so on the job's timeline.
 //
 // A project this node knows that does not compile (its settings are wrong) is an error
 // that retrying will cure only once they are fixed: the step fails with it.
@@ -221,34 +187,27 @@ func (s *Stages) admit(ctx context.Context, j *jobhistory.Job, step StepKind) (*
 	if err != nil && !errors.Is(err, ErrUnknownProject) {
 		return nil, fmt.Errorf("project %s: %w", j.Project, err)
 	}
-	known := err == nil
-	if known && (p.Version == j.ProjectVersion || j.ProjectVersion == "") {
-		return p, nil
+	version := ""
+	if err == nil {
+		version = p.Version
 	}
-	var others []string
-	if j.ProjectVersion != "" {
-		var err error
-		if others, err = s.hist(s.d.DB).NodesKnowing(ctx, j.Project, j.ProjectVersion, s.d.Node, s.d.Foreground, s.d.NodeFresh); err != nil {
-			return nil, err
-		}
-	}
+	a, err := s.base.Admit(ctx, j, version)
 	switch {
-	case len(others) > 0:
+	case err != nil:
+		return nil, err
+	case a.LeftFor != "":
 		s.tellOnce(ctx, j, step, "info", fmt.Sprintf("%s left for node %s, which knows project %s as this job started it (version %s)",
-			step, others[0], j.Project, j.ProjectVersion))
+			step, a.LeftFor, j.Project, j.ProjectVersion))
 		return nil, snooze(leaveFor)
-	case known:
-		if err := s.hist(s.d.DB).SetProjectVersion(ctx, j.ID, p.Version); err != nil {
-			return nil, err
-		}
+	case !a.Run:
+		s.tellOnce(ctx, j, step, "warn", fmt.Sprintf("no running node knows project %s: %s waits for a node whose configuration has it", j.Project, step))
+		s.d.Log.Warn("a job's step waits for a node that knows its project", "job", j.ID, "project", j.Project, "step", step)
+		return nil, snooze(waitForProject)
+	case a.AdoptedFrom != "":
 		s.event(ctx, j.ID, step, "warn", fmt.Sprintf("project %s changed since this job started (version %s, now %s) and no running node has the old settings: going on with the new ones",
-			j.Project, j.ProjectVersion, p.Version), map[string]any{"from": j.ProjectVersion, "to": p.Version})
-		j.ProjectVersion = p.Version
-		return p, nil
+			j.Project, a.AdoptedFrom, p.Version), map[string]any{"from": a.AdoptedFrom, "to": p.Version})
 	}
-	s.tellOnce(ctx, j, step, "warn", fmt.Sprintf("no running node knows project %s: %s waits for a node whose configuration has it", j.Project, step))
-	s.d.Log.Warn("a job's step waits for a node that knows its project", "job", j.ID, "project", j.Project, "step", step)
-	return nil, snooze(waitForProject)
+	return p, nil
 }
 
 // How long a step left for another node waits before it is offered again: short, since
@@ -262,12 +221,5 @@ const (
 
 // tellOnce records an event the first time this node leaves a job's step.
 func (s *Stages) tellOnce(ctx context.Context, j *jobhistory.Job, step StepKind, level, msg string) {
-	key := fmt.Sprintf("%d/%s/%s", j.ID, step, msg)
-	s.mu.Lock()
-	told := s.told[key]
-	s.told[key] = true
-	s.mu.Unlock()
-	if !told {
-		s.event(ctx, j.ID, step, level, msg, nil)
-	}
+	s.base.TellOnce(ctx, j.ID, string(step), level, msg)
 }

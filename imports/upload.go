@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/datapackage"
 	"github.com/dmfpipe/dmfpipe/internal/backoff"
+	"github.com/dmfpipe/dmfpipe/internal/jobstep"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/staging"
 )
@@ -72,7 +72,7 @@ func (s *Stages) Upload(ctx context.Context, at Attempt, jobID int64, chunkNo in
 			return snooze(wait)
 		}
 		st, err := client.GetExecutionSummaryStatus(ctx, ex.ID)
-		if rerr := hist.RecordPoll(ctx, ex.ID, statusSeen(st, err), false, ""); rerr != nil {
+		if rerr := hist.RecordPoll(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
 			return rerr
 		}
 		switch {
@@ -162,26 +162,13 @@ func (s *Stages) Upload(ctx context.Context, at Attempt, jobID int64, chunkNo in
 	return s.Submitted(ctx, j, c, ex.ID, loc.BlobID)
 }
 
-// statusSeen is what a status call answered, for the execution's record.
-func statusSeen(st dmf.ExecutionStatus, err error) string {
-	switch {
-	case err == nil:
-		return string(st)
-	case dmf.IsExecutionNotFound(err):
-		return "NotFound"
-	}
-	return ""
-}
-
 // retryOrFailChunk fails the chunk for an answer that retrying cannot change (a 4xx
 // other than 408 and 429: the package or the request is wrong), in the foreground for
 // what retrying will not cure soon (dmf.IsPersistent: the client retried it for the
 // run's --give-up-after; a run must end), and on the step's last attempt, and retries
 // the others.
 func (s *Stages) retryOrFailChunk(ctx context.Context, at Attempt, c jobhistory.Chunk, err error) error {
-	var he *dmf.HTTPError
-	if errors.As(err, &he) && he.StatusCode >= 400 && he.StatusCode < 500 &&
-		he.StatusCode != http.StatusRequestTimeout && he.StatusCode != http.StatusTooManyRequests {
+	if jobstep.Refused(err) {
 		return s.FailChunk(ctx, c, err)
 	}
 	if s.d.Foreground && dmf.IsPersistent(err) {
@@ -331,7 +318,7 @@ func (s *Stages) awaitOrphanedImports(ctx context.Context, client *dmf.Client, e
 				}
 			}
 			st, err := client.GetExecutionSummaryStatus(ctx, id)
-			if rerr := hist.RecordPoll(ctx, id, statusSeen(st, err), false, ""); rerr != nil {
+			if rerr := hist.RecordPoll(ctx, id, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
 				return rerr
 			}
 			if dmf.IsExecutionNotFound(err) || (err == nil && st.Terminal()) {

@@ -97,6 +97,18 @@ func CleanName(name string) (string, error) {
 	return clean, nil
 }
 
+// CleanMove cleans the arguments of Source.Move: from is a file name (CleanName), toDir
+// a folder (CleanPath).
+func CleanMove(from, toDir string) (src, dir string, err error) {
+	if src, err = CleanName(from); err != nil {
+		return "", "", err
+	}
+	if dir, err = CleanPath(toDir); err != nil {
+		return "", "", err
+	}
+	return src, dir, nil
+}
+
 // DirEntry is one entry of a folder as a backend reads it, for Glob.
 type DirEntry struct {
 	// Name is the base name.
@@ -107,6 +119,19 @@ type DirEntry struct {
 	Size    int64
 	ModTime time.Time
 	ETag    string
+}
+
+// EntryOf is the DirEntry of a file or folder called name that a backend with file
+// system semantics describes with info; ok is false for an entry of another kind (a
+// device, a socket, a link), which Glob must not see.
+func EntryOf(name string, info fs.FileInfo) (e DirEntry, ok bool) {
+	switch {
+	case info.IsDir():
+		return DirEntry{Name: name, Dir: true}, true
+	case info.Mode().IsRegular():
+		return DirEntry{Name: name, Size: info.Size(), ModTime: info.ModTime()}, true
+	}
+	return DirEntry{}, false
 }
 
 // ReadDirFunc reads one folder (a cleaned relative path, "" for the root). A missing

@@ -59,6 +59,17 @@ func version(name string, size int64) ingest.FileInfo {
 
 func sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 
+// hashed records a file of project p on connection "c" and sets its content hash, as
+// the job that takes it does.
+func hashed(t *testing.T, l *jobhistory.Ledger, p string, f ingest.FileInfo, content [32]byte) int64 {
+	t.Helper()
+	id, err := l.Record(context.Background(), p, "c", f, false)
+	require.NoError(t, err)
+	_, _, err = l.SetHash(context.Background(), id, content)
+	require.NoError(t, err)
+	return id
+}
+
 func testRecordAndGet(t *testing.T, pool *pgxpool.Pool) {
 	ctx := context.Background()
 	l := jobhistory.NewLedger(pool)
@@ -196,10 +207,7 @@ func testFailedMayBeRetaken(t *testing.T, pool *pgxpool.Pool) {
 	l := jobhistory.NewLedger(pool)
 	p := project(t)
 	content := sum("bad file")
-	first, err := l.Record(ctx, p, "c", version("a.csv", 8), false)
-	require.NoError(t, err)
-	_, _, err = l.SetHash(ctx, first, content)
-	require.NoError(t, err)
+	first := hashed(t, l, p, version("a.csv", 8), content)
 	require.NoError(t, l.SetOutcome(ctx, first, jobhistory.OutcomeFailed, "errors/a.csv"))
 
 	_, ok, err := l.FindImported(ctx, p, content)
@@ -218,10 +226,7 @@ func testForced(t *testing.T, pool *pgxpool.Pool) {
 	l := jobhistory.NewLedger(pool)
 	p := project(t)
 	content := sum("twice")
-	first, err := l.Record(ctx, p, "c", version("a.csv", 5), false)
-	require.NoError(t, err)
-	_, _, err = l.SetHash(ctx, first, content)
-	require.NoError(t, err)
+	first := hashed(t, l, p, version("a.csv", 5), content)
 	require.NoError(t, l.SetOutcome(ctx, first, jobhistory.OutcomeImported, ""))
 
 	forced, err := l.Record(ctx, p, "c", version("a.csv", 5), true)
@@ -311,10 +316,7 @@ func testSetHashRepeats(t *testing.T, pool *pgxpool.Pool) {
 	l := jobhistory.NewLedger(pool)
 	p := project(t)
 	content := sum("x")
-	first, err := l.Record(ctx, p, "c", version("a.csv", 1), false)
-	require.NoError(t, err)
-	_, _, err = l.SetHash(ctx, first, content)
-	require.NoError(t, err)
+	first := hashed(t, l, p, version("a.csv", 1), content)
 	second, err := l.Record(ctx, p, "c", version("b.csv", 1), false)
 	require.NoError(t, err)
 	_, dup, err := l.SetHash(ctx, second, content)
@@ -366,10 +368,7 @@ func testSetOutcome(t *testing.T, pool *pgxpool.Pool) {
 	require.NoError(t, err)
 	_, _, err = l.SetHash(ctx, id, sum("a"))
 	assert.Error(t, err, "imported: hash fixed")
-	first, err := l.Record(ctx, p, "c", version("c.csv", 1), false)
-	require.NoError(t, err)
-	_, _, err = l.SetHash(ctx, first, sum("b"))
-	require.NoError(t, err)
+	hashed(t, l, p, version("c.csv", 1), sum("b"))
 	_, dup, err := l.SetHash(ctx, twin, sum("b"))
 	require.NoError(t, err)
 	require.True(t, dup)

@@ -33,12 +33,19 @@ func setup(t *testing.T) *testBundle {
 
 var layout = staging.Layout{Fields: []string{"ACCOUNT", "NAME", "CITY"}, Columns: []string{"id", "name", "city"}}
 
-// stage writes rows to a new job and returns its counts.
-func (b *testBundle) stage(t *testing.T, job int64, l staging.Layout, rows []staging.Row) staging.Counts {
+// writer creates a job's staging table and opens its writer.
+func (b *testBundle) writer(t *testing.T, job int64, l staging.Layout) *staging.Writer {
 	t.Helper()
 	require.NoError(t, b.store.Create(b.ctx, job, l))
 	w, err := b.store.NewWriter(b.ctx, job)
 	require.NoError(t, err)
+	return w
+}
+
+// stage writes rows to a new job and returns its counts.
+func (b *testBundle) stage(t *testing.T, job int64, l staging.Layout, rows []staging.Row) staging.Counts {
+	t.Helper()
+	w := b.writer(t, job, l)
 	for i := range rows {
 		require.NoError(t, w.Write(&rows[i]))
 	}
@@ -86,14 +93,12 @@ func TestWriterCleansAndStoresRaw(t *testing.T) {
 func TestWriterRejectsRowsOutOfOrderAndAbortLeavesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	require.NoError(t, b.store.Create(b.ctx, 7, layout))
-	w, err := b.store.NewWriter(b.ctx, 7)
-	require.NoError(t, err)
+	w := b.writer(t, 7, layout)
 	r := row(2, "a", "b", "c")
 	require.NoError(t, w.Write(&r))
 	r = row(1, "a", "b", "c")
 	require.Error(t, w.Write(&r))
-	_, err = w.Close(b.ctx)
+	_, err := w.Close(b.ctx)
 	require.Error(t, err)
 	c, err := b.store.Counts(b.ctx, 7)
 	require.NoError(t, err)
@@ -103,9 +108,7 @@ func TestWriterRejectsRowsOutOfOrderAndAbortLeavesNothing(t *testing.T) {
 func TestRowsKeysetPagination(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	require.NoError(t, b.store.Create(b.ctx, 3, layout))
-	w, err := b.store.NewWriter(b.ctx, 3)
-	require.NoError(t, err)
+	w := b.writer(t, 3, layout)
 	const n = 100_000
 	for i := int64(1); i <= n; i++ {
 		r := row(i, fmt.Sprint("A", i), "name", "city")
@@ -376,9 +379,7 @@ func TestWriterFlagsTheValueSeparator(t *testing.T) {
 func TestCreatingAJobDoesNotWaitForAnotherJobsCopy(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	require.NoError(t, b.store.Create(b.ctx, 20, layout))
-	w, err := b.store.NewWriter(b.ctx, 20)
-	require.NoError(t, err)
+	w := b.writer(t, 20, layout)
 	for i := int64(1); i <= 20_000; i++ {
 		r := row(i, "a", "b", "c")
 		require.NoError(t, w.Write(&r))
@@ -387,7 +388,7 @@ func TestCreatingAJobDoesNotWaitForAnotherJobsCopy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
 	require.NoError(t, b.store.Create(ctx, 21, layout))
-	_, err = w.Close(b.ctx)
+	_, err := w.Close(b.ctx)
 	require.NoError(t, err)
 	require.NoError(t, b.store.Drop(ctx, 21))
 	c, err := b.store.Counts(b.ctx, 20)

@@ -59,6 +59,19 @@ func newTestWorker(t testing.TB, pool *pgxpool.Pool, cfg *config.Config, log *sl
 	return w
 }
 
+// startTestWorker is newTestWorker started on ctx, stopped when the test ends.
+func startTestWorker(ctx context.Context, t testing.TB, pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, tune ...func(*Deps)) *Worker {
+	t.Helper()
+	w := newTestWorker(t, pool, cfg, log, tune...)
+	require.NoError(t, w.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, w.Stop(stopCtx))
+	})
+	return w
+}
+
 // TestNodeProcess is the node the kill tests start and kill; it does nothing otherwise.
 func TestNodeProcess(t *testing.T) {
 	if os.Getenv(envNode) != "1" {
@@ -354,13 +367,7 @@ func TestReclaimTakesOnlyDeadNodesJobs(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testOpts{chunkRows: 100, lanes: 1})
 	ctx := t.Context()
-	other := newTestWorker(t, b.pool, b.w.cfg, slog.New(slog.DiscardHandler))
-	require.NoError(t, other.Start(ctx))
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		assert.NoError(t, other.Stop(stopCtx))
-	})
+	other := startTestWorker(ctx, t, b.pool, b.w.cfg, slog.New(slog.DiscardHandler))
 	require.NotEqual(t, b.w.ID(), other.ID())
 
 	liveA := fakeRunning(t, b.w, 9001, 1, 10, b.w.ID())
@@ -436,13 +443,7 @@ func TestLostLivenessStopsTheNode(t *testing.T) {
 	ctx := t.Context()
 	// A foreground run's node stops for good when it loses the database (a serve node
 	// reconnects: TestServeNodeReconnectsAfterLosingTheDatabase).
-	w := newTestWorker(t, b.pool, b.w.cfg, slog.New(slog.DiscardHandler), func(d *Deps) { d.Foreground = testProject })
-	require.NoError(t, w.Start(ctx))
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		assert.NoError(t, w.Stop(stopCtx))
-	})
+	w := startTestWorker(ctx, t, b.pool, b.w.cfg, slog.New(slog.DiscardHandler), func(d *Deps) { d.Foreground = testProject })
 	job := fakeRunning(t, b.w, 9101, 1, 10, w.ID())
 	got, err := b.w.reclaim(ctx, false)
 	require.NoError(t, err)

@@ -72,6 +72,18 @@ func (f *dmfFlags) client(cmd *cobra.Command) (*dmf.Client, error) {
 	return c, nil
 }
 
+// clientSavingTo is client for a command that saves files in outDir, which it creates.
+func (f *dmfFlags) clientSavingTo(cmd *cobra.Command, outDir string) (*dmf.Client, error) {
+	c, err := f.client(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // outcomeExit maps a terminal execution status onto the process exit code.
 func outcomeExit(st dmf.ExecutionStatus) error {
 	switch st {
@@ -444,11 +456,8 @@ Exit status: 0 Succeeded, 2 PartiallySucceeded, 1 Failed, Canceled or Unknown.`,
 			if group == "" || outDir == "" {
 				return usageError(errors.New("--definition-group and --out are required"))
 			}
-			c, err := f.client(cmd)
+			c, err := f.clientSavingTo(cmd, outDir)
 			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(outDir, 0o755); err != nil {
 				return err
 			}
 			ctx := cmd.Context()
@@ -631,11 +640,8 @@ cannot be saved is left unacknowledged and comes back after 30 minutes.`,
 			if activity == "" || outDir == "" {
 				return usageError(errors.New("--activity and --out are required"))
 			}
-			c, err := f.client(cmd)
+			c, err := f.clientSavingTo(cmd, outDir)
 			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(outDir, 0o755); err != nil {
 				return err
 			}
 			ctx := cmd.Context()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"github.com/dmfpipe/dmfpipe/app"
 	"github.com/dmfpipe/dmfpipe/exports"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
-	"github.com/dmfpipe/dmfpipe/migrations"
 	"github.com/dmfpipe/dmfpipe/worker"
 )
 
@@ -59,27 +57,11 @@ func runExport(cmd *cobra.Command, db *dbFlags, project string, asJSON bool) err
 	if _, err := a.ExportProject(project); err != nil {
 		return usageError(err)
 	}
-	pool, err := db.openAppPool(ctx, a)
+	w, err := startForeground(ctx, db, a, log, project)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if _, err := migrations.Up(ctx, pool, nil); err != nil {
-		return err
-	}
-	w, err := worker.New(worker.Deps{Pool: pool, Parts: a, Logger: log, Foreground: project})
-	if err != nil {
-		return err
-	}
-	// The workers stop with the process: an interrupted job resumes at the next export.
-	if err := w.Start(context.WithoutCancel(ctx)); err != nil {
-		return err
-	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_ = w.Stop(stopCtx)
-	}()
+	defer w.close(ctx)
 	out := cmd.OutOrStdout()
 	ids, err := w.Exports().Resume(ctx, project)
 	if err != nil {
@@ -101,7 +83,7 @@ func runExport(cmd *cobra.Command, db *dbFlags, project string, asJSON bool) err
 	}
 	var sums []exports.Summary
 	for _, id := range ids {
-		s, err := waitExport(ctx, w, id, out, asJSON)
+		s, err := waitExport(ctx, w.Worker, id, out, asJSON)
 		if err != nil {
 			if ctx.Err() == nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "\n%v\n", err)
@@ -113,31 +95,15 @@ func runExport(cmd *cobra.Command, db *dbFlags, project string, asJSON bool) err
 		sums = append(sums, s)
 	}
 	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		var v any = sums
-		if len(sums) == 1 {
-			v = sums[0]
-		}
-		if err := enc.Encode(v); err != nil {
+		if err := printJSONJobs(out, sums); err != nil {
 			return err
 		}
 	}
-	code := exitOK
-	for _, s := range sums {
-		switch s.Status {
-		case jobhistory.JobFailed, jobhistory.JobCanceled:
-			code = exitFailed
-		case jobhistory.JobPartiallySucceeded:
-			if code == exitOK {
-				code = exitPartial
-			}
-		}
+	statuses := make([]string, len(sums))
+	for i, s := range sums {
+		statuses[i] = s.Status
 	}
-	if code != exitOK {
-		return &exitError{code: code}
-	}
-	return nil
+	return statusesExit(statuses)
 }
 
 // waitExport follows an export job until it ends, printing each stage and each file as

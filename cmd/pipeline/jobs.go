@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dmfpipe/dmfpipe/jobhistory"
-	"github.com/dmfpipe/dmfpipe/migrations"
 )
 
 func newJobsCmd() *cobra.Command {
@@ -171,11 +170,7 @@ func openHistory(ctx context.Context, db *dbFlags) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := migrations.Up(ctx, pool, nil); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return pool, nil
+	return upToDate(ctx, pool)
 }
 
 // jobDetail is what show prints.

@@ -15,7 +15,6 @@ import (
 	"github.com/dmfpipe/dmfpipe/app"
 	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
-	"github.com/dmfpipe/dmfpipe/migrations"
 	"github.com/dmfpipe/dmfpipe/staging"
 	"github.com/dmfpipe/dmfpipe/worker"
 )
@@ -61,8 +60,7 @@ func openOperator(cmd *cobra.Command, db *dbFlags, job int64) (*operatorSession,
 	if err != nil {
 		return nil, err
 	}
-	if _, err := migrations.Up(ctx, pool, nil); err != nil {
-		pool.Close()
+	if pool, err = upToDate(ctx, pool); err != nil {
 		return nil, err
 	}
 	j, err := jobhistory.NewStore(pool).Job(ctx, job)

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/dmfpipe/dmfpipe/app"
@@ -124,10 +125,10 @@ func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) 
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if _, err := migrations.Up(ctx, pool, nil); err != nil {
+	if pool, err = upToDate(ctx, pool); err != nil {
 		return err
 	}
+	defer pool.Close()
 	open := func() (reader.Reader, error) { return reader.OpenFile(file, opts) }
 	job, res, runErr := ingestjob.DryRun(ctx, pool, p.Name, p.Version, file, open, ingestjob.BindMapping(p.Mapping), p.Rules, p.Sets,
 		ingestjob.Options{MaxErrorRate: p.OnErrors.MaxErrorRate, FirstErrors: runFirstErrors})
@@ -151,9 +152,7 @@ func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) 
 	}
 	w := cmd.OutOrStdout()
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := printJSON(w, out); err != nil {
 			return err
 		}
 	} else {
@@ -166,6 +165,16 @@ func runDry(cmd *cobra.Command, db *dbFlags, project, file string, asJSON bool) 
 		return &exitError{code: exitPartial}
 	}
 	return nil
+}
+
+// upToDate brings the schema of pool's database up to date, as every command that works
+// on the database does; on failure it closes pool.
+func upToDate(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Pool, error) {
+	if _, err := migrations.Up(ctx, pool, nil); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
 }
 
 func printRun(w io.Writer, r *runResult) {

@@ -2,23 +2,76 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/dmfpipe/dmfpipe/app"
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
-	"github.com/dmfpipe/dmfpipe/migrations"
 	"github.com/dmfpipe/dmfpipe/notify"
 	"github.com/dmfpipe/dmfpipe/worker"
 )
+
+// foreground is an in-process worker that works the steps of one project's jobs only, on
+// its own pool of a migrated database: `run` and `export` in the foreground.
+type foreground struct {
+	*worker.Worker
+	pool    *pgxpool.Pool
+	stopped bool
+}
+
+// startForeground opens and migrates a's database and starts a worker that works
+// project's steps. The workers stop with the process: an interrupted job resumes at the
+// next run of the project.
+func startForeground(ctx context.Context, db *dbFlags, a *app.App, log *slog.Logger, project string) (*foreground, error) {
+	pool, err := db.openAppPool(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if pool, err = upToDate(ctx, pool); err != nil {
+		return nil, err
+	}
+	w, err := worker.New(worker.Deps{Pool: pool, Parts: a, Logger: log, Foreground: project})
+	if err == nil {
+		err = w.Start(context.WithoutCancel(ctx))
+	}
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &foreground{Worker: w, pool: pool}, nil
+}
+
+// stop stops the worker, once, waiting 30 seconds at most. now cancels the running steps
+// (an interrupted run: their temp files go with them, and they resume from their last
+// committed step) instead of letting them finish.
+func (f *foreground) stop(ctx context.Context, now bool) {
+	if f.stopped {
+		return
+	}
+	f.stopped = true
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if now {
+		_ = f.StopNow(stopCtx)
+	} else {
+		_ = f.Stop(stopCtx)
+	}
+}
+
+// close stops the worker unless it was, then closes its pool.
+func (f *foreground) close(ctx context.Context) {
+	f.stop(ctx, false)
+	f.pool.Close()
+}
 
 // runImport imports files (local paths), or what the project's source holds now, in the
 // foreground: the same stages `serve` runs, on an in-process worker that works this run's
@@ -49,38 +102,11 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, o runOptions) er
 	if err != nil {
 		return err
 	}
-	pool, err := db.openAppPool(ctx, a)
+	w, err := startForeground(ctx, db, a, log, project)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if _, err := migrations.Up(ctx, pool, nil); err != nil {
-		return err
-	}
-	w, err := worker.New(worker.Deps{Pool: pool, Parts: a, Logger: log, Foreground: project})
-	if err != nil {
-		return err
-	}
-	// The workers stop with the process: an interrupted job resumes at the next run.
-	if err := w.Start(context.WithoutCancel(ctx)); err != nil {
-		return err
-	}
-	stopped := false
-	stopNow := func() {
-		// Interrupted: the running steps are cancelled (their temp files go with them)
-		// and resume from their last committed step.
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_ = w.StopNow(stopCtx)
-		stopped = true
-	}
-	defer func() {
-		if !stopped {
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			_ = w.Stop(stopCtx)
-		}
-	}()
+	defer w.close(ctx)
 
 	out := cmd.OutOrStdout()
 	resumed, err := w.Resume(ctx, project)
@@ -102,13 +128,13 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, o runOptions) er
 	}
 	if len(ids) == 0 {
 		fmt.Fprintf(out, "project %s: nothing new to import (files already taken; --force imports them again)\n", project)
-		waitNotifications(ctx, w, pending, say)
+		waitNotifications(ctx, w.Worker, pending, say)
 		return nil
 	}
 	hint := func(job int64) string { return fmt.Sprintf("pipeline staging errors %d -c %s", job, db.configPath) }
-	summaries, err := follow(ctx, w, ids, newView(out, o.asJSON, hint))
+	summaries, err := follow(ctx, w.Worker, ids, newView(out, o.asJSON, hint))
 	if err != nil {
-		stopNow()
+		w.stop(ctx, true)
 		what := fmt.Sprintf("job %d stops here", ids[0])
 		if len(ids) > 1 {
 			what = fmt.Sprintf("jobs %v stop here", ids)
@@ -129,19 +155,22 @@ func runImport(cmd *cobra.Command, db *dbFlags, project string, o runOptions) er
 			}
 		}
 	}
-	waitNotifications(ctx, w, pending, say)
+	waitNotifications(ctx, w.Worker, pending, say)
 	if o.asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		var v any = summaries
-		if len(summaries) == 1 {
-			v = summaries[0]
-		}
-		if err := enc.Encode(v); err != nil {
+		if err := printJSONJobs(out, summaries); err != nil {
 			return err
 		}
 	}
 	return jobsExit(summaries)
+}
+
+// printJSONJobs prints the summaries of a foreground command's jobs as JSON: one job's
+// alone, several as a list.
+func printJSONJobs[S any](w io.Writer, sums []S) error {
+	if len(sums) == 1 {
+		return printJSON(w, sums[0])
+	}
+	return printJSON(w, sums)
 }
 
 // notifyWait bounds how long run waits for its jobs' notifications to go out, and
@@ -208,9 +237,19 @@ func localPaths(files []string) ([]string, error) {
 
 // jobsExit maps the jobs' outcomes to the exit code (DESIGN.md): the worst one wins.
 func jobsExit(ss []imports.JobSummary) error {
+	statuses := make([]string, len(ss))
+	for i, s := range ss {
+		statuses[i] = s.Status
+	}
+	return statusesExit(statuses)
+}
+
+// statusesExit maps the statuses of the jobs a command ran to its exit code: the worst
+// one wins.
+func statusesExit(statuses []string) error {
 	code := exitOK
-	for _, s := range ss {
-		switch s.Status {
+	for _, st := range statuses {
+		switch st {
 		case jobhistory.JobFailed, jobhistory.JobCanceled:
 			code = exitFailed
 		case jobhistory.JobPartiallySucceeded:

@@ -159,20 +159,13 @@ func (e *Emulator) newExport(group, le, id string, reExecute bool, spec exportSp
 
 // runExport is an export execution: NotRun -> Executing -> package built -> terminal.
 func (e *Emulator) runExport(ex *execution, spec exportSpec) {
-	delay := e.cfg.ExecutionDelay
 	lock := e.groupLock(ex.group)
 	lock.Lock()
 	defer lock.Unlock()
-	if !ex.pause(delay) {
-		e.cancelExecution(ex)
+	if !e.begin(ex, func() {}) {
 		return
 	}
-	ex.setStatus(StatusExecuting, e.now())
-	if e.CurrentFaults().StuckExecuting {
-		<-ex.ctx.Done()
-		e.cancelExecution(ex)
-		return
-	}
+	delay := e.cfg.ExecutionDelay
 	pkg, err := e.buildExportPackage(ex, spec)
 	switch {
 	case err != nil:
@@ -442,14 +435,8 @@ func (e *Emulator) actionExportedPackageURL(w http.ResponseWriter, r *http.Reque
 // entities; with execute the export runs at once.
 func (e *Emulator) actionExportFromPackage(w http.ResponseWriter, r *http.Request, a args) {
 	e.exportCalls.Add(1)
-	group := strings.TrimSpace(a.str("definitionGroupId"))
-	if group == "" {
-		writeODataError(w, http.StatusBadRequest, "", "The definitionGroupId parameter must name a data project.")
-		return
-	}
-	le, msg := e.legalEntity(a.str("legalEntityId"))
-	if msg != "" {
-		writeODataError(w, http.StatusBadRequest, "", msg)
+	group, le, ok := e.projectArgs(w, a)
+	if !ok {
 		return
 	}
 	name, ok := blobNameFromURL(a.str("packageUrl"))

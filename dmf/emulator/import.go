@@ -28,18 +28,30 @@ func (e *Emulator) legalEntity(s string) (le, msg string) {
 	return s, ""
 }
 
-// actionImport implements ImportFromPackage and ImportFromPackageAsync. The synchronous
-// form returns once the package is staged, like F&O; the async form returns at once.
-func (e *Emulator) actionImport(w http.ResponseWriter, r *http.Request, a args, async bool) {
-	e.importCalls.Add(1)
-	pkgURL, group, id := a.str("packageUrl"), strings.TrimSpace(a.str("definitionGroupId")), strings.TrimSpace(a.str("executionId"))
+// projectArgs are an action's data project (definitionGroupId) and legal entity
+// (legalEntityId); ok is false when it was answered 400 for a missing project or an
+// unknown company.
+func (e *Emulator) projectArgs(w http.ResponseWriter, a args) (group, le string, ok bool) {
+	group = strings.TrimSpace(a.str("definitionGroupId"))
 	if group == "" {
 		writeODataError(w, http.StatusBadRequest, "", "The definitionGroupId parameter must name a data project.")
-		return
+		return "", "", false
 	}
 	le, msg := e.legalEntity(a.str("legalEntityId"))
 	if msg != "" {
 		writeODataError(w, http.StatusBadRequest, "", msg)
+		return "", "", false
+	}
+	return group, le, true
+}
+
+// actionImport implements ImportFromPackage and ImportFromPackageAsync. The synchronous
+// form returns once the package is staged, like F&O; the async form returns at once.
+func (e *Emulator) actionImport(w http.ResponseWriter, r *http.Request, a args, async bool) {
+	e.importCalls.Add(1)
+	pkgURL, id := a.str("packageUrl"), strings.TrimSpace(a.str("executionId"))
+	group, le, ok := e.projectArgs(w, a)
+	if !ok {
 		return
 	}
 	if prev, exists := e.execution(id); id != "" && exists {
@@ -145,15 +157,7 @@ func (e *Emulator) runImport(ex *execution) {
 	lock := e.groupLock(ex.group)
 	lock.Lock()
 	defer lock.Unlock()
-	if !ex.pause(delay) {
-		e.cancelExecution(ex)
-		return
-	}
-	ex.setStatus(StatusExecuting, e.now())
-	if e.CurrentFaults().StuckExecuting {
-		e.finishStaging(ex)
-		<-ex.ctx.Done()
-		e.cancelExecution(ex)
+	if !e.begin(ex, func() { e.finishStaging(ex) }) {
 		return
 	}
 	for _, run := range ex.runs {
@@ -170,6 +174,25 @@ func (e *Emulator) runImport(ex *execution) {
 	status := ex.outcome()
 	ex.setStatus(status, e.now())
 	e.log.Info("import finished", "execution", ex.id, "group", ex.group, "legal_entity", ex.le, "status", status)
+}
+
+// begin starts ex once its group is free (the caller holds its groupLock): after the
+// execution delay it is Executing, and true is returned. It returns false, ex ended
+// Canceled, when ex is canceled meanwhile, or when the StuckExecuting fault keeps it
+// Executing until it is canceled (stuck runs first).
+func (e *Emulator) begin(ex *execution, stuck func()) bool {
+	if !ex.pause(e.cfg.ExecutionDelay) {
+		e.cancelExecution(ex)
+		return false
+	}
+	ex.setStatus(StatusExecuting, e.now())
+	if e.CurrentFaults().StuckExecuting {
+		stuck()
+		<-ex.ctx.Done()
+		e.cancelExecution(ex)
+		return false
+	}
+	return true
 }
 
 func (e *Emulator) cancelExecution(ex *execution) {

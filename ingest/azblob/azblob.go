@@ -327,11 +327,7 @@ func (r *reader) Close() error { return r.body.Close() }
 
 // Move implements ingest.Source.
 func (s *Source) Move(ctx context.Context, from, toDir string) (string, error) {
-	src, err := ingest.CleanName(from)
-	if err != nil {
-		return "", err
-	}
-	dir, err := ingest.CleanPath(toDir)
+	src, dir, err := ingest.CleanMove(from, toDir)
 	if err != nil {
 		return "", err
 	}

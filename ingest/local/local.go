@@ -82,11 +82,8 @@ func (s *Source) readDir(_ context.Context, dir string) ([]ingest.DirEntry, erro
 		if err != nil {
 			continue // vanished since ReadDir, or a link leading out of the root
 		}
-		switch {
-		case info.IsDir():
-			out = append(out, ingest.DirEntry{Name: e.Name(), Dir: true})
-		case info.Mode().IsRegular():
-			out = append(out, ingest.DirEntry{Name: e.Name(), Size: info.Size(), ModTime: info.ModTime()})
+		if de, ok := ingest.EntryOf(e.Name(), info); ok {
+			out = append(out, de)
 		}
 	}
 	return out, nil
@@ -132,11 +129,7 @@ func (s *Source) Open(_ context.Context, name string) (io.ReadCloser, error) {
 
 // Move implements ingest.Source.
 func (s *Source) Move(ctx context.Context, from, toDir string) (string, error) {
-	src, err := ingest.CleanName(from)
-	if err != nil {
-		return "", err
-	}
-	dir, err := ingest.CleanPath(toDir)
+	src, dir, err := ingest.CleanMove(from, toDir)
 	if err != nil {
 		return "", err
 	}

@@ -39,6 +39,28 @@ func drain(b *testing.B, rd Reader) int {
 	}
 }
 
+// readOver reads every record of a reader that open opens, again on every loop of b,
+// and reports the records read per second and the memory used; it returns how many
+// records it read in all.
+func readOver(b *testing.B, open func() (Reader, error)) int {
+	m := benchmem.Start()
+	total := 0
+	for b.Loop() {
+		rd, err := open()
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += drain(b, rd)
+		if err := rd.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
+	m.Stop()
+	benchmem.Report(b, m.Heap, m.RSS)
+	return total
+}
+
 // blockReader streams a header and then a block of rows again and again, so
 // that a file of any size costs no memory to produce.
 type blockReader struct {
@@ -88,18 +110,9 @@ func BenchmarkCSV10Cols(b *testing.B) {
 			repeats := rows / benchBlockRows
 			b.SetBytes(int64(len(head) + repeats*len(block)))
 			b.ReportAllocs()
-			m := benchmem.Start()
-			total := 0
-			for b.Loop() {
-				rd, err := Open(&blockReader{head: head, block: block, repeats: repeats}, Options{Format: FormatCSV})
-				if err != nil {
-					b.Fatal(err)
-				}
-				total += drain(b, rd)
-			}
-			b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
-			m.Stop()
-			benchmem.Report(b, m.Heap, m.RSS)
+			readOver(b, func() (Reader, error) {
+				return Open(&blockReader{head: head, block: block, repeats: repeats}, Options{Format: FormatCSV})
+			})
 		})
 	}
 }
@@ -119,19 +132,10 @@ func BenchmarkJSON(b *testing.B) {
 	head := []byte(`{"data":{"items":[` + jsonRecord(0))
 	tail := []byte("]}}")
 	b.SetBytes(int64(len(head) + repeats*block.Len() + len(tail)))
-	m := benchmem.Start()
-	total := 0
-	for b.Loop() {
+	readOver(b, func() (Reader, error) {
 		src := io.MultiReader(&blockReader{head: head, block: block.Bytes(), repeats: repeats}, bytes.NewReader(tail))
-		rd, err := Open(src, Options{Format: FormatJSON, Records: "/data/items"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		total += drain(b, rd)
-	}
-	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
-	m.Stop()
-	benchmem.Report(b, m.Heap, m.RSS)
+		return Open(src, Options{Format: FormatJSON, Records: "/data/items"})
+	})
 }
 
 func BenchmarkNDJSON(b *testing.B) {
@@ -142,18 +146,9 @@ func BenchmarkNDJSON(b *testing.B) {
 	}
 	const repeats = 100
 	b.SetBytes(int64(repeats * block.Len()))
-	m := benchmem.Start()
-	total := 0
-	for b.Loop() {
-		rd, err := Open(&blockReader{head: []byte{}, block: block.Bytes(), repeats: repeats}, Options{Format: FormatNDJSON})
-		if err != nil {
-			b.Fatal(err)
-		}
-		total += drain(b, rd)
-	}
-	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
-	m.Stop()
-	benchmem.Report(b, m.Heap, m.RSS)
+	readOver(b, func() (Reader, error) {
+		return Open(&blockReader{head: []byte{}, block: block.Bytes(), repeats: repeats}, Options{Format: FormatNDJSON})
+	})
 }
 
 func BenchmarkXLSX100k(b *testing.B) { benchXLSX(b, 100_000) }
@@ -164,24 +159,10 @@ func BenchmarkXLSX1M(b *testing.B) { benchXLSX(b, 1_000_000) }
 
 func benchXLSX(b *testing.B, rows int) {
 	path := benchWorkbook(b, rows)
-	m := benchmem.Start()
-	total := 0
-	for b.Loop() {
-		rd, err := OpenFile(path, Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		total += drain(b, rd)
-		if err := rd.Close(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	total := readOver(b, func() (Reader, error) { return OpenFile(path, Options{}) })
 	if total != b.N*rows {
 		b.Fatalf("read %d records, want %d", total, b.N*rows)
 	}
-	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
-	m.Stop()
-	benchmem.Report(b, m.Heap, m.RSS)
 }
 
 // benchWorkbook writes (once, cached under os.TempDir) a workbook shaped

@@ -552,11 +552,8 @@ func (s *Source) readDir(ctx context.Context, c *pkgsftp.Client, dir string) ([]
 			}
 			info = renamed{target, info.Name()}
 		}
-		switch {
-		case info.IsDir():
-			out = append(out, ingest.DirEntry{Name: info.Name(), Dir: true})
-		case info.Mode().IsRegular():
-			out = append(out, ingest.DirEntry{Name: info.Name(), Size: info.Size(), ModTime: info.ModTime()})
+		if de, ok := ingest.EntryOf(info.Name(), info); ok {
+			out = append(out, de)
 		}
 	}
 	return out, nil
@@ -741,11 +738,7 @@ func (r *reader) Close() error {
 // Move implements ingest.Source. It is not retried when the connection drops under it:
 // the rename may have happened.
 func (s *Source) Move(ctx context.Context, from, toDir string) (string, error) {
-	src, err := ingest.CleanName(from)
-	if err != nil {
-		return "", err
-	}
-	dir, err := ingest.CleanPath(toDir)
+	src, dir, err := ingest.CleanMove(from, toDir)
 	if err != nil {
 		return "", err
 	}
