@@ -71,8 +71,15 @@ func (s *Stages) Upload(ctx context.Context, at Attempt, jobID int64, chunkNo in
 		if wait := s.pollWait(prev); wait > 0 {
 			return snooze(wait)
 		}
+		// Another chunk's upload may be asking about it too (awaitOrphanedImports).
+		if claimed, err := hist.ClaimPoll(ctx, ex.ID, prev.Polls); err != nil || !claimed {
+			if err != nil {
+				return err
+			}
+			return snooze(s.pollInterval(ex.Environment, prev.Polls+1))
+		}
 		st, err := client.GetExecutionSummaryStatus(ctx, ex.ID)
-		if rerr := hist.RecordPoll(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
+		if rerr := hist.SetStatusSeen(ctx, ex.ID, jobstep.StatusSeen(st, err)); rerr != nil {
 			return rerr
 		}
 		switch {
@@ -317,8 +324,16 @@ func (s *Stages) awaitOrphanedImports(ctx context.Context, client *dmf.Client, e
 					return fmt.Errorf("waiting for execution %s: %w", id, err)
 				}
 			}
+			// Its own upload, run again, may be asking about it too.
+			claimed, err := hist.ClaimPoll(ctx, id, orphan.Polls)
+			if err != nil {
+				return err
+			}
+			if !claimed {
+				continue
+			}
 			st, err := client.GetExecutionSummaryStatus(ctx, id)
-			if rerr := hist.RecordPoll(ctx, id, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
+			if rerr := hist.SetStatusSeen(ctx, id, jobstep.StatusSeen(st, err)); rerr != nil {
 				return rerr
 			}
 			if dmf.IsExecutionNotFound(err) || (err == nil && st.Terminal()) {

@@ -151,6 +151,29 @@ func (s *Store) RecordPoll(ctx context.Context, id, status string, final bool, m
 		WHERE execution_id = $1`, status, final, nullString(msg))
 }
 
+// ClaimPoll takes the next status call of an execution before it is made: it counts the
+// call and stamps its time, on the condition that the execution still has the polls
+// count seen. So two stages (or nodes) asking about one execution never call F&O at
+// once: the one that gets false reads the execution again and waits its turn. Record
+// the answer with SetStatusSeen.
+func (s *Store) ClaimPoll(ctx context.Context, id string, seen int) (bool, error) {
+	tag, err := s.db.Exec(ctx, `
+		UPDATE dmf_executions SET polls = polls + 1, last_polled_at = now()
+		WHERE execution_id = $1 AND polls = $2`, id, seen)
+	if err != nil {
+		return false, fmt.Errorf("claiming a status call of execution %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// SetStatusSeen records the answer of a status call ClaimPoll counted ("" when the call
+// failed: the last status seen is kept); the poll schedule goes on from now.
+func (s *Store) SetStatusSeen(ctx context.Context, id, status string) error {
+	return s.execExecution(ctx, id, "recording the status of", `
+		UPDATE dmf_executions SET dmf_status = coalesce(NULLIF($2, ''), dmf_status), last_polled_at = now()
+		WHERE execution_id = $1`, status)
+}
+
 // UnansweredImports returns the import executions of an environment's definition group,
 // other than except, that were recorded as about to be sent for a job still running but
 // never recorded as submitted nor finished: sent by a node that died before F&O answered,
