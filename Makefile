@@ -18,7 +18,8 @@ build:
 	$(GO) build -o bin/pipeline ./cmd/pipeline
 
 # The product on its embedded defaults: a throwaway Postgres, the F&O emulator, the
-# example config and a sample import, then a summary (pipeline dev --help).
+# example config and sample imports, then the operator console until Ctrl-C
+# (pipeline dev --help); ARGS=--exit stops after the summary, for scripts and CI.
 dev:
 	$(GO) run ./cmd/pipeline dev $(ARGS)
 

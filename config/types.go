@@ -132,8 +132,63 @@ type SMTP struct {
 type Console struct {
 	// Addr is the listen address of `serve`. Defaults to 127.0.0.1:8080.
 	Addr string `yaml:"addr"`
-	// BaseURL is the console's public URL, used in notification links.
+	// BaseURL is the console's public URL (http or https, no query), used in
+	// notification links; its scheme sets the default of SecureCookies.
 	BaseURL string `yaml:"base_url"`
+	// Users are the people who sign in, each with a role. Without TrustedProxyHeader each
+	// needs a PasswordHash.
+	Users []*ConsoleUser `yaml:"users"`
+	// APITokens let automation call the JSON API with `Authorization: Bearer <token>`.
+	APITokens []*APIToken `yaml:"api_tokens"`
+	// TrustedProxyHeader, when set, is the request header a reverse proxy that
+	// authenticates users puts their name in (X-Forwarded-User, say): the console then
+	// believes it and shows no login form; the name must be one of Users, whose role
+	// applies. Set it only behind a proxy that always sets (or strips) this header, and
+	// where nothing reaches the console except through that proxy: anyone else who can
+	// send the header is whoever they say they are.
+	TrustedProxyHeader string `yaml:"trusted_proxy_header"`
+	// SessionTTL is how long a login lasts. Defaults to 12h.
+	SessionTTL Duration `yaml:"session_ttl"`
+	// SecureCookies marks the session cookie Secure (sent over https only). Defaults to
+	// true, unless BaseURL is an http:// URL.
+	SecureCookies *bool `yaml:"secure_cookies"`
+}
+
+// The roles of the console's users and API tokens: a viewer reads everything, an
+// operator also fixes, sets aside, resubmits, retries and cancels jobs and pauses, resumes
+// and runs projects, an admin also changes jobs in River's UI.
+const (
+	RoleViewer   = "viewer"
+	RoleOperator = "operator"
+	RoleAdmin    = "admin"
+)
+
+// Roles are the console roles, from the least to the most allowed.
+var Roles = []string{RoleViewer, RoleOperator, RoleAdmin}
+
+// ConsoleUser is a person who signs in to the console.
+type ConsoleUser struct {
+	// Name is how the user signs in and how the audit trail names them.
+	Name string `yaml:"name"`
+	// Role is viewer, operator or admin.
+	Role string `yaml:"role"`
+	// PasswordHash is an Argon2id PHC string ($argon2id$v=19$m=...), as
+	// `pipeline console hash-password` prints; required unless TrustedProxyHeader is set.
+	PasswordHash string `yaml:"password_hash"`
+
+	Pos Position `yaml:"-"`
+}
+
+// APIToken is a bearer token for the console's JSON API.
+type APIToken struct {
+	// Name names the token in the audit trail (as token:NAME).
+	Name string `yaml:"name"`
+	// Role is viewer, operator or admin.
+	Role string `yaml:"role"`
+	// Token is the secret itself, at least 32 characters; use ${env:...} or ${file:...}.
+	Token Secret `yaml:"token"`
+
+	Pos Position `yaml:"-"`
 }
 
 // Project is an import or export project.

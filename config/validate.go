@@ -25,6 +25,9 @@ const (
 	DefaultMinAge               = time.Minute
 	DefaultChunkRows            = 10000
 	DefaultConsoleAddr          = "127.0.0.1:8080"
+	DefaultSessionTTL           = 12 * time.Hour
+	// MinAPITokenLength is the shortest console.api_tokens[].token accepted.
+	MinAPITokenLength = 32
 	// MaxLanes bounds target.lanes: each lane is a definition group F&O imports in parallel.
 	MaxLanes = 16
 )
@@ -65,6 +68,11 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Console.Addr == "" {
 		c.Console.Addr = DefaultConsoleAddr
+	}
+	setDuration(&c.Console.SessionTTL, DefaultSessionTTL)
+	if c.Console.SecureCookies == nil {
+		secure := !strings.HasPrefix(strings.ToLower(c.Console.BaseURL), "http://")
+		c.Console.SecureCookies = &secure
 	}
 	for _, p := range c.Projects {
 		if p.Timezone == "" {
@@ -154,6 +162,7 @@ func (c *Config) validate(p *Problems, unresolved map[string]bool) {
 	if c.SMTP != nil {
 		k.smtp(c.SMTP)
 	}
+	k.console(&c.Console)
 	names := map[string]string{}
 	jobs := map[string]string{} // recurring data jobs by environment/activity
 	for i, pr := range c.Projects {

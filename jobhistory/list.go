@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -18,6 +19,12 @@ type JobFilter struct {
 	Project string
 	// Status keeps the jobs in one status (see JobStatuses); empty keeps all.
 	Status string
+	// Trigger keeps the jobs started by one trigger (schedule, run, run_now...); empty
+	// keeps all.
+	Trigger string
+	// CreatedFrom and CreatedBefore keep the jobs created at or after From and before
+	// Before; zero leaves that end open.
+	CreatedFrom, CreatedBefore time.Time
 	// Before keeps the jobs with a lower id: the Next of the previous page. 0 starts
 	// from the newest job.
 	Before int64
@@ -58,6 +65,15 @@ func (s *Store) ListJobs(ctx context.Context, f JobFilter) (jobs []JobListing, n
 	}
 	if f.Status != "" {
 		add("jobs.status = ?", f.Status)
+	}
+	if f.Trigger != "" {
+		add("jobs.trigger = ?", f.Trigger)
+	}
+	if !f.CreatedFrom.IsZero() {
+		add("jobs.created_at >= ?", f.CreatedFrom)
+	}
+	if !f.CreatedBefore.IsZero() {
+		add("jobs.created_at < ?", f.CreatedBefore)
 	}
 	if f.Before != 0 {
 		add("jobs.id < ?", f.Before)

@@ -83,6 +83,25 @@ func TestListJobs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got)
 
+	got, _, err = b.store.ListJobs(ctx, jobhistory.JobFilter{Trigger: "run"})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{a2, a1}, listedIDs(got))
+	got, _, err = b.store.ListJobs(ctx, jobhistory.JobFilter{Trigger: "schedule", Project: "a"})
+	require.NoError(t, err)
+	assert.Empty(t, got)
+
+	// A date range is on the creation time, from included, before excluded.
+	created := all[1].CreatedAt // a2
+	got, _, err = b.store.ListJobs(ctx, jobhistory.JobFilter{CreatedFrom: created})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{a3, a2}, listedIDs(got))
+	got, _, err = b.store.ListJobs(ctx, jobhistory.JobFilter{CreatedBefore: created})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{b1, a1}, listedIDs(got))
+	got, _, err = b.store.ListJobs(ctx, jobhistory.JobFilter{CreatedFrom: created.Add(-time.Hour), CreatedBefore: created.Add(time.Hour), Status: jobhistory.JobRunning})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{a2}, listedIDs(got))
+
 	_, _, err = b.store.ListJobs(ctx, jobhistory.JobFilter{Limit: -1})
 	assert.Error(t, err)
 }
@@ -199,4 +218,29 @@ func TestListExecutions(t *testing.T) {
 	assert.WithinDuration(t, time.Now(), first.FinishedAt, time.Minute)
 	assert.True(t, execs[1].SubmittedAt.IsZero())
 	assert.Empty(t, execs[1].DMFStatus)
+}
+
+func TestProjectAuditTrail(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupList(t)
+	require.NoError(t, b.store.AddProjectEntry(ctx, jobhistory.ProjectEntry{Project: "customers", Actor: "otto", Action: jobhistory.ProjectPause}))
+	require.NoError(t, b.store.AddProjectEntry(ctx, jobhistory.ProjectEntry{Project: "vendors", Actor: "otto", Action: jobhistory.ProjectPause}))
+	require.NoError(t, b.store.AddProjectEntry(ctx, jobhistory.ProjectEntry{Project: "customers", Actor: "ada", Action: jobhistory.ProjectRunNow,
+		Attrs: map[string]any{"river_job": 7}}))
+	err := b.store.AddProjectEntry(ctx, jobhistory.ProjectEntry{Project: "customers", Actor: "ada", Action: "delete"})
+	require.Error(t, err, "not an action of the trail")
+
+	entries, err := b.store.ProjectEntries(ctx, "customers", 10)
+	require.NoError(t, err)
+	require.Len(t, entries, 2)
+	assert.Equal(t, "ada", entries[0].Actor)
+	assert.Equal(t, jobhistory.ProjectRunNow, entries[0].Action)
+	assert.Equal(t, map[string]any{"river_job": float64(7)}, entries[0].Attrs)
+	assert.Equal(t, jobhistory.ProjectPause, entries[1].Action)
+	assert.Nil(t, entries[1].Attrs)
+	assert.WithinDuration(t, time.Now(), entries[1].At, time.Minute)
+	entries, err = b.store.ProjectEntries(ctx, "customers", 1)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1)
 }

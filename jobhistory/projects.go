@@ -63,3 +63,49 @@ func (s *Store) PauseRecords(ctx context.Context) ([]PauseRecord, error) {
 	}
 	return recs, nil
 }
+
+// The actions of a project's audit trail.
+const (
+	ProjectPause  = "pause"
+	ProjectResume = "resume"
+	ProjectRunNow = "run_now"
+)
+
+// ProjectEntry is an entry of a project's audit trail (table project_audit).
+type ProjectEntry struct {
+	ID      int64          `json:"id"`
+	Project string         `json:"project"`
+	At      time.Time      `json:"at"`
+	Actor   string         `json:"actor"`
+	Action  string         `json:"action"`
+	Attrs   map[string]any `json:"attrs,omitempty"`
+}
+
+// AddProjectEntry records that e.Actor did e.Action to e.Project, now.
+func (s *Store) AddProjectEntry(ctx context.Context, e ProjectEntry) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO project_audit (project, actor, action, attrs) VALUES ($1, $2, $3, $4)`,
+		e.Project, e.Actor, e.Action, nilIfEmpty(e.Attrs))
+	if err != nil {
+		return fmt.Errorf("recording %s of project %q in its audit trail: %w", e.Action, e.Project, err)
+	}
+	return nil
+}
+
+// ProjectEntries returns the latest limit entries of a project's audit trail, newest
+// first.
+func (s *Store) ProjectEntries(ctx context.Context, project string, limit int) ([]ProjectEntry, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, project, at, actor, action, attrs FROM project_audit
+		WHERE project = $1 ORDER BY id DESC LIMIT $2`, project, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading the audit trail of project %q: %w", project, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ProjectEntry, error) {
+		var e ProjectEntry
+		err := r.Scan(&e.ID, &e.Project, &e.At, &e.Actor, &e.Action, &e.Attrs)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the audit trail of project %q: %w", project, err)
+	}
+	return out, nil
+}

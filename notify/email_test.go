@@ -107,7 +107,7 @@ func TestEmailArrives(t *testing.T) {
 		`- line 12, column "Account No", field CUSTOMERACCOUNT: is required (required)`,
 		"- line 977, field CUSTOMERACCOUNT: Customer group <Retail & Co> does not exist (fo)",
 		"... and 9 more rows waiting in staging.",
-		"Open the job in the console: https://dmf.example.com/jobs/42",
+		"Open the job in the console: https://dmf.example.com/jobs/42/errors",
 	} {
 		assert.Contains(t, m.Text, want)
 	}
@@ -116,7 +116,7 @@ func TestEmailArrives(t *testing.T) {
 		"<th", ">Rows read</th><td", ">200,000</td>",
 		">CUSTOMERGROUPID</td>", ">one_of</td>",
 		"Customer group &lt;Retail &amp; Co&gt; does not exist", // escaped, not markup
-		`<a href="https://dmf.example.com/jobs/42">`,
+		`<a href="https://dmf.example.com/jobs/42/errors">`,
 	} {
 		assert.Contains(t, m.HTML, want)
 	}

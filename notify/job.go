@@ -124,18 +124,24 @@ type Job struct {
 	// Error says why a failed job failed, or why a job was skipped.
 	Error string
 	// ConsoleURL is the console's public base URL (config console.base_url). When set the
-	// notification links to ConsoleURL/jobs/ID; when empty there is no link.
+	// notification links to the job in the console (see Link); when empty there is no link.
 	ConsoleURL string
 	// Export is what an export job wrote; nil for an import job.
 	Export *Export
 }
 
-// Link returns the job's page in the console, or "" when there is no console URL.
+// Link returns the job's page in the console, or "" when there is no console URL: its
+// error view (ConsoleURL/jobs/ID/errors, the rows that wait for an operator, grouped by
+// field and rule) when rows wait, else its page (ConsoleURL/jobs/ID).
 func (j Job) Link() string {
 	if j.ConsoleURL == "" {
 		return ""
 	}
-	return strings.TrimRight(j.ConsoleURL, "/") + "/jobs/" + strconv.FormatInt(j.ID, 10)
+	link := strings.TrimRight(j.ConsoleURL, "/") + "/jobs/" + strconv.FormatInt(j.ID, 10)
+	if j.RowsWaiting() > 0 {
+		link += "/errors"
+	}
+	return link
 }
 
 // RowsWaiting is the number of rows left in staging for an operator: invalid by our

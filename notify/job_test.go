@@ -56,9 +56,11 @@ func TestSubject(t *testing.T) {
 func TestLink(t *testing.T) {
 	t.Parallel()
 	job := partialJob()
-	assert.Equal(t, "https://dmf.example.com/jobs/42", job.Link(), "trailing slash of the base URL")
+	assert.Equal(t, "https://dmf.example.com/jobs/42/errors", job.Link(), "trailing slash of the base URL")
 	job.ConsoleURL = "https://dmf.example.com/console"
-	assert.Equal(t, "https://dmf.example.com/console/jobs/42", job.Link())
+	assert.Equal(t, "https://dmf.example.com/console/jobs/42/errors", job.Link())
+	job.Counts.Invalid, job.Counts.Rejected = 0, 0
+	assert.Equal(t, "https://dmf.example.com/console/jobs/42", job.Link(), "no row waits: the job's page")
 	job.ConsoleURL = ""
 	assert.Empty(t, job.Link())
 }

@@ -80,7 +80,7 @@ func TestCardMessage(t *testing.T) {
 	assert.Contains(t, texts, "... and 9 more rows waiting in staging.")
 	require.Len(t, a.Content.Actions, 1)
 	assert.Equal(t, "Action.OpenUrl", a.Content.Actions[0].Type)
-	assert.Equal(t, "https://dmf.example.com/jobs/42", a.Content.Actions[0].URL)
+	assert.Equal(t, "https://dmf.example.com/jobs/42/errors", a.Content.Actions[0].URL)
 
 	assert.Equal(t, "customers-nightly", got.Dmfpipe.Project)
 	assert.EqualValues(t, 42, got.Dmfpipe.JobID)
@@ -90,7 +90,7 @@ func TestCardMessage(t *testing.T) {
 	require.Len(t, got.Dmfpipe.Errors, 3)
 	assert.Equal(t, "one_of", got.Dmfpipe.Errors[1].Rule)
 	assert.InDelta(t, 192.4, got.Dmfpipe.DurationSeconds, 0.001)
-	assert.Equal(t, "https://dmf.example.com/jobs/42", got.Dmfpipe.URL)
+	assert.Equal(t, "https://dmf.example.com/jobs/42/errors", got.Dmfpipe.URL)
 }
 
 func TestCardMessageWithoutConsole(t *testing.T) {

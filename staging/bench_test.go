@@ -102,6 +102,14 @@ func BenchmarkReviewQueries(b *testing.B) {
 		r, err := store.RowPage(ctx, benchJob, staging.Filter{Statuses: staging.OpenStatuses}, 900_000, 50)
 		return len(r), err
 	})
+	run("RowPageBefore/group-at-row-900k", func() (int, error) {
+		r, err := store.RowPageBefore(ctx, benchJob, group, 900_000, 50)
+		return len(r), err
+	})
+	run("RowPageBefore/open-rows-at-row-900k", func() (int, error) {
+		r, err := store.RowPageBefore(ctx, benchJob, staging.Filter{Statuses: staging.OpenStatuses}, 900_000, 50)
+		return len(r), err
+	})
 	run("RowPage/all-rows-at-row-900k", func() (int, error) {
 		r, err := store.RowPage(ctx, benchJob, staging.Filter{}, 900_000, 50)
 		return len(r), err

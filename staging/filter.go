@@ -230,6 +230,24 @@ const maxDriverBatch = 16_000
 // full. A search or a field value that few rows hold still reads every candidate: 0.2 s
 // over the 300k open rows of a 1M-row job (measured, BenchmarkReviewQueries).
 func (s *Store) selectRows(ctx context.Context, db DBTX, job int64, l *Layout, f *Filter, after int64, limit int, lock bool) ([]storedRow, bool, error) {
+	return s.selectPage(ctx, db, job, l, f, page{key: after}, limit, lock)
+}
+
+// page is where a page of selectRows starts: after the row numbered key, or, backward,
+// the last rows before it.
+type page struct {
+	key      int64
+	backward bool
+}
+
+// selectPage is selectRows from p: backward, it returns the last rows that match before
+// p.key, still in row order, and more tells whether rows before them may match.
+func (s *Store) selectPage(ctx context.Context, db DBTX, job int64, l *Layout, f *Filter, p page, limit int, lock bool) ([]storedRow, bool, error) {
+	after := p.key
+	cmp, order := ">", ""
+	if p.backward {
+		cmp, order = "<", " DESC"
+	}
 	driven := noDriver
 	switch {
 	case len(f.Rows) > 0:
@@ -260,17 +278,17 @@ func (s *Store) selectRows(ctx context.Context, db DBTX, job int64, l *Layout, f
 	driver := ""
 	switch driven {
 	case byRows:
-		driver = "SELECT n FROM unnest(" + dc.arg(f.Rows) + "::bigint[]) AS n WHERE n > $AFTER GROUP BY n ORDER BY n LIMIT $BATCH"
+		driver = "SELECT n FROM unnest(" + dc.arg(f.Rows) + "::bigint[]) AS n WHERE n " + cmp + " $AFTER GROUP BY n ORDER BY n" + order + " LIMIT $BATCH"
 	case byError:
 		driver = "SELECT DISTINCT e.row_no FROM " + errorsTable(job) + " e WHERE " + dc.errorCondition(f.Error) +
-			" AND e.row_no > $AFTER ORDER BY e.row_no LIMIT $BATCH"
+			" AND e.row_no " + cmp + " $AFTER ORDER BY e.row_no" + order + " LIMIT $BATCH"
 	}
 	if driver == "" {
 		args := append(c.args, after, limit)
 		q := "SELECT " + rowColumns + " FROM " + rowsTable(job) + " r WHERE " + c.sql() +
-			" AND r.row_no > $" + strconv.Itoa(len(args)-1) + " ORDER BY r.row_no LIMIT $" + strconv.Itoa(len(args)) + forUpdate
+			" AND r.row_no " + cmp + " $" + strconv.Itoa(len(args)-1) + " ORDER BY r.row_no" + order + " LIMIT $" + strconv.Itoa(len(args)) + forUpdate
 		out, err := collect(q, args...)
-		return out, len(out) == limit, err
+		return inRowOrder(out, p.backward), len(out) == limit, err
 	}
 	n := len(dc.args)
 	driver = strings.NewReplacer("$AFTER", "$"+strconv.Itoa(n+1), "$BATCH", "$"+strconv.Itoa(n+2)).Replace(driver)
@@ -286,11 +304,11 @@ func (s *Store) selectRows(ctx context.Context, db DBTX, job int64, l *Layout, f
 			return nil, false, fmt.Errorf("reading staged rows of job %d: %w", job, err)
 		}
 		if len(cands) == 0 {
-			return out, false, nil
+			return inRowOrder(out, p.backward), false, nil
 		}
 		args := append(slices.Clone(c.args), cands, limit-len(out))
 		q := "SELECT " + rowColumns + " FROM " + rowsTable(job) + " r WHERE r.row_no = ANY($" + strconv.Itoa(len(args)-1) +
-			") AND " + c.sql() + " ORDER BY r.row_no LIMIT $" + strconv.Itoa(len(args)) + forUpdate
+			") AND " + c.sql() + " ORDER BY r.row_no" + order + " LIMIT $" + strconv.Itoa(len(args)) + forUpdate
 		got, err := collect(q, args...)
 		if err != nil {
 			return nil, false, err
@@ -298,14 +316,22 @@ func (s *Store) selectRows(ctx context.Context, db DBTX, job int64, l *Layout, f
 		out = append(out, got...)
 		switch {
 		case len(out) == limit:
-			return out, true, nil
+			return inRowOrder(out, p.backward), true, nil
 		case len(cands) < batch:
-			return out, false, nil
+			return inRowOrder(out, p.backward), false, nil
 		}
 		after = cands[len(cands)-1]
 		batch = min(2*batch, maxDriverBatch)
 	}
-	return out, true, nil
+	return inRowOrder(out, p.backward), true, nil
+}
+
+// inRowOrder puts rows read backward (highest number first) back in row order.
+func inRowOrder(rows []storedRow, backward bool) []storedRow {
+	if backward {
+		slices.Reverse(rows)
+	}
+	return rows
 }
 
 // RowPage returns up to limit rows of a job that match f with a row number above after,
@@ -320,6 +346,29 @@ func (s *Store) RowPage(ctx context.Context, job int64, f Filter, after int64, l
 		return nil, err
 	}
 	stored, _, err := s.selectRows(ctx, s.db, job, &l, &f, after, pageSize(limit), false)
+	if err != nil {
+		return nil, err
+	}
+	return s.withErrors(ctx, job, &l, stored, false)
+}
+
+// RowPageBefore returns the page of rows that comes before the row numbered before: the
+// last (up to limit) rows of a job that match f with a lower row number, in row order,
+// with their open errors. It is the console's "previous page", as keyset as RowPage:
+// the same indexes read backward (an error group's page before row 900k of a 1M-row job
+// in 0.9 ms, the queue's in 1.3 ms, BenchmarkReviewQueries).
+func (s *Store) RowPageBefore(ctx context.Context, job int64, f Filter, before int64, limit int) ([]StagedRow, error) {
+	l, err := s.Layout(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.check(&l); err != nil {
+		return nil, err
+	}
+	if before <= 1 {
+		return []StagedRow{}, nil
+	}
+	stored, _, err := s.selectPage(ctx, s.db, job, &l, &f, page{key: before, backward: true}, pageSize(limit), false)
 	if err != nil {
 		return nil, err
 	}

@@ -224,6 +224,21 @@ func TestRejectSetsRowsAsideWithAReason(t *testing.T) {
 	c, err := b.store.Counts(b.ctx, 33)
 	require.NoError(t, err)
 	assert.Equal(t, staging.Counts{Total: 4, Valid: 1, Invalid: 2, Skipped: 1}, c)
+
+	// The open rows alone, as the console's review page counts them.
+	_, err = b.store.SetStatus(b.ctx, 33, 1, 1, staging.StatusRejected, staging.StatusValid)
+	require.NoError(t, err)
+	c, err = b.store.OpenCounts(b.ctx, 33, 0)
+	require.NoError(t, err)
+	assert.Equal(t, staging.Counts{Total: 3, Invalid: 2, Rejected: 1}, c)
+	c, err = b.store.OpenCounts(b.ctx, 33, 1)
+	require.NoError(t, err)
+	assert.Equal(t, staging.Counts{Total: 3, Invalid: 2, Rejected: 1}, c, "2 invalid rows: more than 1")
+	c, err = b.store.OpenCounts(b.ctx, 33, 2)
+	require.NoError(t, err)
+	assert.Equal(t, staging.Counts{Total: 3, Invalid: 2, Rejected: 1}, c, "at most 2: exact")
+	_, err = b.store.OpenCounts(b.ctx, 999, 0)
+	require.ErrorIs(t, err, staging.ErrNoJob)
 }
 
 func TestStartAttempt(t *testing.T) {
@@ -335,6 +350,33 @@ func TestRowAndErrorPagesFilter(t *testing.T) {
 	page, err = b.store.RowPage(b.ctx, 35, staging.Filter{Rows: []int64{4900, 7, 7, 1}, Statuses: []staging.Status{staging.StatusInvalid}}, 0, 10)
 	require.NoError(t, err)
 	assert.Equal(t, []int64{7, 4900}, []int64{page[0].No, page[1].No})
+
+	// The previous page is keyset too, backward through the same drivers, in row order.
+	nos := func(rows []staging.StagedRow) []int64 {
+		out := make([]int64, len(rows))
+		for i, r := range rows {
+			out[i] = r.No
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		f      staging.Filter
+		before int64
+		limit  int
+		want   []int64
+	}{
+		{pattern, 1100, 3, []int64{800, 900, 1000}},
+		{staging.Filter{}, 4, 3, []int64{1, 2, 3}},
+		{staging.Filter{}, 2, 3, []int64{1}},
+		{staging.Filter{}, 1, 3, []int64{}},
+		{staging.Filter{Statuses: []staging.Status{staging.StatusInvalid}}, 200, 4, []int64{175, 182, 189, 196}},
+		{staging.Filter{Rows: []int64{4900, 7, 700, 1}}, 4900, 10, []int64{1, 7, 700}},
+		{staging.Filter{Error: &staging.ErrorMatch{}, Search: "A49"}, 4950, 5, []int64{4921, 4928, 4935, 4942, 4949}},
+	} {
+		page, err := b.store.RowPageBefore(b.ctx, 35, tc.f, tc.before, tc.limit)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, nos(page), "%+v before %d", tc.f, tc.before)
+	}
 
 	for _, bad := range []staging.Filter{
 		{Where: []staging.FieldValue{{Field: "TOWN", Value: "x"}}},

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dmfpipe/dmfpipe/app"
+	"github.com/dmfpipe/dmfpipe/config"
 	"github.com/dmfpipe/dmfpipe/dmf/emulator"
 	"github.com/dmfpipe/dmfpipe/examples"
 	"github.com/dmfpipe/dmfpipe/internal/devstack"
@@ -37,13 +38,13 @@ const devConfigName = "dev.yaml"
 
 func newDevCmd() *cobra.Command {
 	var (
-		dir   string
-		serve bool
-		keep  bool
+		dir               string
+		exit, keep, serve bool
+		addr              string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run dmfpipe locally on its embedded defaults: Postgres, the emulator, a sample import",
+		Short: "Run dmfpipe locally on its embedded defaults: Postgres, the emulator, sample imports, the console",
 		Long: `dev starts everything dmfpipe needs on this machine, with nothing to configure:
 
   - a throwaway PostgreSQL cluster (the machine's initdb/pg_ctl) with the schema migrated,
@@ -56,25 +57,43 @@ upload, ImportFromPackage, status polling; then exports the imported customers a
 (customers-export: ExportToPackage, the package downloaded and written as CSV with a
 manifest to data/outbox), and prints what it did.
 
-With --serve it keeps Postgres and the emulator running until Ctrl-C, so that you can
-try other commands against them with the printed config (-c). Without it, everything
-is stopped and removed when the run ends (--keep leaves the work folder).`,
+Then it imports a larger sample of customers (2,000 rows, some invalid by the
+project's rules, some that the emulator rejects as F&O would), which ends partially
+succeeded, and serves the operator console on --addr (127.0.0.1:8080, or a free port
+when that one is taken) until Ctrl-C, with the emulator and Postgres: it prints the
+console's URL and a login (user dev, an admin, with a new password each run). Open
+the job there to review its errors, fix rows, set some aside and resubmit them.
+
+--exit runs the first three imports, prints the summary and stops instead (for
+scripts and CI; exit status 1 when one of them does not succeed). Everything is
+stopped and removed when dev ends (--keep leaves the work folder).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDev(cmd, dir, serve, keep)
+			return runDev(cmd, devOptions{dir: dir, exit: exit, keep: keep, addr: addr})
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&dir, "dir", "", "work folder (default: a new temporary folder)")
-	fl.BoolVar(&serve, "serve", false, "keep Postgres and the emulator running until Ctrl-C")
+	fl.BoolVar(&exit, "exit", false, "run the sample imports, print the summary and stop (no console)")
 	fl.BoolVar(&keep, "keep", false, "keep the work folder (config, sample files, Postgres data) afterwards")
+	fl.StringVar(&addr, "addr", config.DefaultConsoleAddr, "the console's listen address (a free loopback port when it is taken)")
+	fl.BoolVar(&serve, "serve", false, "kept for scripts: dev serves until Ctrl-C unless --exit")
+	_ = fl.MarkHidden("serve")
 	return cmd
 }
 
-func runDev(cmd *cobra.Command, dir string, serve, keep bool) (err error) {
+// devOptions are dev's flags.
+type devOptions struct {
+	dir        string
+	exit, keep bool
+	addr       string
+}
+
+func runDev(cmd *cobra.Command, o devOptions) (err error) {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
 	started := time.Now()
+	dir, keep, serve := o.dir, o.keep, !o.exit
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "dmfpipe-dev-"); err != nil {
 			return err
@@ -98,7 +117,8 @@ func runDev(cmd *cobra.Command, dir string, serve, keep bool) (err error) {
 		return fmt.Errorf("starting PostgreSQL: %w", err)
 	}
 	defer func() { err = errors.Join(err, pg.Stop()) }()
-	pool, err := app.OpenDB(ctx, pg.URL(), 0)
+	// The console's workers (every cluster queue) want more than the default pool.
+	pool, err := app.OpenDB(ctx, pg.URL(), 2*config.DefaultMaxConns)
 	if err != nil {
 		return err
 	}
@@ -111,6 +131,11 @@ func runDev(cmd *cobra.Command, dir string, serve, keep bool) (err error) {
 
 	fmt.Fprintln(out, "==> starting the F&O emulator")
 	emCfg := emulator.Config{}
+	if serve {
+		if emCfg.Catalog, err = devEmulatorCatalog(); err != nil {
+			return err
+		}
+	}
 	em := emulator.New(emCfg)
 	defer em.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -126,19 +151,38 @@ func runDev(cmd *cobra.Command, dir string, serve, keep bool) (err error) {
 	if err := writeDevFiles(dir); err != nil {
 		return err
 	}
+	var (
+		consoleLn net.Listener
+		login     devLogin
+	)
+	if serve {
+		if consoleLn, err = listenConsole(o.addr); err != nil {
+			return err
+		}
+		defer consoleLn.Close()
+		if login, err = newDevLogin(); err != nil {
+			return err
+		}
+		if err := writeReviewSample(dir); err != nil {
+			return err
+		}
+	}
 	cfgPath := filepath.Join(dir, devConfigName)
-	if err := writeDevConfig(dir, cfgPath, pg.URL(), base); err != nil {
+	if err := writeDevConfig(dir, cfgPath, pg.URL(), base, consoleLn, login); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "    config %s\n", cfgPath)
 
-	for _, imp := range devImports {
+	runImport := func(imp struct{ project, file string }) error {
 		fmt.Fprintf(out, "==> pipeline run %s --file %s\n", imp.project, imp.file)
 		root := newRootCmd()
 		root.SetOut(out)
 		root.SetErr(cmd.ErrOrStderr())
 		root.SetArgs([]string{"run", "-c", cfgPath, imp.project, "--file", filepath.Join(dir, imp.file)})
-		if err := root.ExecuteContext(ctx); err != nil {
+		return root.ExecuteContext(ctx)
+	}
+	for _, imp := range devImports {
+		if err := runImport(imp); err != nil {
 			return fmt.Errorf("sample import of %s: %w", imp.project, err)
 		}
 	}
@@ -153,6 +197,17 @@ func runDev(cmd *cobra.Command, dir string, serve, keep bool) (err error) {
 	root.SetArgs([]string{"export", "-c", cfgPath, devExport.project})
 	if err := root.ExecuteContext(ctx); err != nil {
 		return fmt.Errorf("sample export of %s: %w", devExport.project, err)
+	}
+	if serve {
+		// Rows wait for review in the console: what this sample is for.
+		var ee *exitError
+		err := runImport(devReviewImport)
+		if !errors.As(err, &ee) || ee.code != exitPartial {
+			if err == nil {
+				err = errors.New("every row was imported")
+			}
+			return fmt.Errorf("the review sample (%s) did not end partially succeeded: %w", devReviewImport.project, err)
+		}
 	}
 	stats := em.Stats()
 	fmt.Fprintf(out, "\ndmfpipe dev: done in %s\n", time.Since(started).Round(time.Millisecond))
@@ -170,15 +225,7 @@ func runDev(cmd *cobra.Command, dir string, serve, keep bool) (err error) {
 	if !serve {
 		return nil
 	}
-	fmt.Fprintf(out, "\nServing until Ctrl-C. Try:\n"+
-		"  pipeline jobs list -c %[1]s\n"+
-		"  pipeline jobs show 1 -c %[1]s\n"+
-		"  pipeline staging rows 1 -c %[1]s\n"+
-		"  pipeline dmf entities -c %[1]s --env emulator\n"+
-		"  pipeline migrate status -c %[1]s\n", cfgPath)
-	<-ctx.Done()
-	fmt.Fprintln(out, "stopping")
-	return nil
+	return serveDevConsole(cmd, cfgPath, pool, consoleLn, login)
 }
 
 func totalRequests(s emulator.Stats) int {
@@ -217,8 +264,8 @@ func writeDevFiles(dir string) error {
 }
 
 // writeDevConfig writes the embedded example config pointed at this run's Postgres and
-// emulator.
-func writeDevConfig(dir, path, dbURL, base string) error {
+// emulator, with the console on ln (when serving) and its dev login.
+func writeDevConfig(dir, path, dbURL, base string, ln net.Listener, login devLogin) error {
 	example, err := os.ReadFile(filepath.Join(dir, "pipeline.yaml"))
 	if err != nil {
 		return err
@@ -229,6 +276,9 @@ func writeDevConfig(dir, path, dbURL, base string) error {
 	).Replace(string(example))
 	if cfg == string(example) {
 		return errors.New("the embedded example config no longer names the emulator and database it is pointed at")
+	}
+	if ln != nil {
+		cfg += consoleConfig(ln, login)
 	}
 	return os.WriteFile(path, []byte("# Written by pipeline dev: examples/pipeline.yaml on this run's Postgres and emulator.\n"+cfg), 0o600)
 }

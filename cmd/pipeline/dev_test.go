@@ -1,10 +1,16 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,7 +27,7 @@ func TestDevRunsTheSampleImport(t *testing.T) {
 		}
 		t.Skip(err)
 	}
-	out, code := runCLI(t, "dev")
+	out, code := runCLI(t, "dev", "--exit")
 	require.Equal(t, 0, code, out)
 	for _, want := range []string{
 		"job 1: succeeded", "5 read, 5 staged, 0 invalid, 5 uploaded, 5 imported",
@@ -35,4 +41,66 @@ func TestDevRunsTheSampleImport(t *testing.T) {
 	assert.Regexp(t, regexp.MustCompile(`Customers V3\s+5 rows in the emulator`), out)
 	assert.Regexp(t, regexp.MustCompile(`Vendors V2\s+3 rows in the emulator`), out)
 	assert.Regexp(t, regexp.MustCompile(`Released products V2\s+4 rows in the emulator`), out)
+}
+
+// `make dev` without --exit: the review sample ends partially succeeded (rows invalid by
+// the project's rules, rows the emulator rejects), and the console serves it until the
+// command is stopped, with the login it prints.
+func TestDevServesTheConsole(t *testing.T) {
+	if _, err := devstack.FindPostgresBin(); err != nil {
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	root := newRootCmd()
+	root.SetArgs([]string{"dev", "--addr", freeAddr(t)})
+	root.SetOut(&out)
+	root.SetErr(&out)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+
+	console := regexp.MustCompile(`The console: (http://\S+)/jobs/(\d+)/errors  \(sign in as (\S+), password (\S+)\)`)
+	var m []string
+	require.Eventually(t, func() bool {
+		m = console.FindStringSubmatch(out.String())
+		return m != nil
+	}, 2*time.Minute, 100*time.Millisecond, "dev prints the console's URL and login:\n%s", &out)
+	assert.Regexp(t, `job \d+: partially succeeded .*2000 read, 2000 staged, \d+ invalid, .* [1-9]\d* rejected by F&O`, out.String())
+
+	base, job := m[1], m[2]
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	cl := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := cl.PostForm(base+"/login", url.Values{"name": {m[3]}, "password": {m[4]}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "signed in and sent on to the jobs")
+	resp, err = cl.Get(base + "/api/v1/jobs/" + job + "/errors")
+	require.NoError(t, err)
+	var review struct {
+		Open   int64
+		Groups []struct{ Field, Rule string }
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&review))
+	resp.Body.Close()
+	assert.Greater(t, review.Open, int64(40))
+	var rules []string
+	for _, g := range review.Groups {
+		rules = append(rules, g.Field+" "+g.Rule)
+	}
+	assert.Contains(t, rules, "CUSTOMERGROUPID one_of", "invalid by the project's rules")
+	assert.Contains(t, rules, " fo", "rejected by the emulator (F&O names no field: its messages are on the chunk)")
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "%s", &out)
+	case <-time.After(time.Minute):
+		t.Fatal("dev did not stop")
+	}
+	assert.Contains(t, out.String(), "stopping")
 }

@@ -22,6 +22,7 @@ and exports the other way. Projects are declared in a YAML config file.`,
 	addLogFlags(root)
 	root.AddCommand(
 		newCheckCmd(),
+		newConsoleCmd(),
 		newDevCmd(),
 		newDMFCmd(),
 		newEmulatorCmd(),

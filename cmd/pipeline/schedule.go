@@ -15,6 +15,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/app"
 	"github.com/dmfpipe/dmfpipe/config"
+	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/migrations"
 	"github.com/dmfpipe/dmfpipe/scheduler"
 )
@@ -38,12 +39,18 @@ project's discovery at once, as a schedule tick would.`,
 				if err := scheduleStore(cfg, pool).Pause(ctx, args[0], whoAmI()); err != nil {
 					return err
 				}
+				if err := auditProject(ctx, pool, args[0], jobhistory.ProjectPause, nil); err != nil {
+					return err
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "project %s paused\n", args[0])
 				return nil
 			}),
 		projectsSub("resume PROJECT", "Let PROJECT's schedule fire again", cobra.ExactArgs(1),
 			func(ctx context.Context, cmd *cobra.Command, cfg *config.Config, pool *pgxpool.Pool, args []string) error {
 				if err := scheduleStore(cfg, pool).Resume(ctx, args[0]); err != nil {
+					return err
+				}
+				if err := auditProject(ctx, pool, args[0], jobhistory.ProjectResume, nil); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "project %s resumed\n", args[0])
@@ -58,6 +65,9 @@ project's discovery at once, as a schedule tick would.`,
 				}
 				id, err := scheduler.RunNow(ctx, client, args[0])
 				if err != nil {
+					return err
+				}
+				if err := auditProject(ctx, pool, args[0], jobhistory.ProjectRunNow, map[string]any{"river_job": id}); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "project %s: discovery queued (River job %d); a serve node runs it\n", args[0], id)
@@ -156,6 +166,11 @@ func findProject(cfg *config.Config, name string) (*config.Project, error) {
 		return nil, usageError(err)
 	}
 	return p, nil
+}
+
+// auditProject records a project action in its audit trail, as the OS user.
+func auditProject(ctx context.Context, pool *pgxpool.Pool, project, action string, attrs map[string]any) error {
+	return jobhistory.NewStore(pool).AddProjectEntry(ctx, jobhistory.ProjectEntry{Project: project, Actor: whoAmI(), Action: action, Attrs: attrs})
 }
 
 // whoAmI names the operator for the pause record.

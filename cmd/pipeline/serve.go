@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dmfpipe/dmfpipe/app"
+	"github.com/dmfpipe/dmfpipe/console"
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/internal/metrics"
 	"github.com/dmfpipe/dmfpipe/migrations"
@@ -32,7 +33,8 @@ func newServeCmd() *cobra.Command {
 		Short: "Run the scheduler and the import and export workers, with health and metrics endpoints",
 		Long: `serve runs every project on its schedule: the scheduler's periodic jobs, the import
 workers (discover, ingest, upload, poll, finalize, notify) and an HTTP listener on
-console.addr with /healthz (the process is up), /readyz (the database answers and the
+console.addr with the operator console (see console in the README: users, roles, API
+tokens; River's UI at /riverui), /healthz (the process is up), /readyz (the database answers and the
 workers run) and /metrics (Prometheus). Several serve processes on one database share
 the work; each tick of a schedule fires once across them. SIGTERM or Ctrl-C stops it
 gracefully: running jobs get 30 seconds, the rest resume on another node.`,
@@ -81,7 +83,12 @@ func serve(cmd *cobra.Command, db *dbFlags) error {
 	if err != nil {
 		return usageError(fmt.Errorf("console.addr: %w", err))
 	}
-	srv := &http.Server{Handler: serveMux(pool, w, m.Handler()), ReadHeaderTimeout: 10 * time.Second}
+	con, err := startConsole(ctx, console.Options{App: a, Pool: pool, Worker: w, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer con.Stop()
+	srv := &http.Server{Handler: serveMux(pool, w, m.Handler(), con), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -93,7 +100,7 @@ func serve(cmd *cobra.Command, db *dbFlags) error {
 	if err := w.Start(ctx); err != nil {
 		return errors.Join(err, srv.Close())
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "serving %d projects; health and metrics on http://%s\n", len(cfg.Projects), ln.Addr())
+	fmt.Fprintf(cmd.OutOrStdout(), "serving %d projects; the console, health and metrics on http://%s\n", len(cfg.Projects), ln.Addr())
 
 	select {
 	case <-ctx.Done():
@@ -113,10 +120,12 @@ func serve(cmd *cobra.Command, db *dbFlags) error {
 	return errors.Join(w.Stop(stopCtx), srv.Shutdown(stopCtx))
 }
 
-// serveMux is serve's HTTP surface. /readyz is 200 only while the node works jobs (it
-// holds its liveness lock and its River client runs) and the database answers.
-func serveMux(pool *pgxpool.Pool, w *worker.Worker, metrics http.Handler) *http.ServeMux {
+// serveMux is serve's HTTP surface: the console, and beside it /healthz, /readyz and
+// /metrics. /readyz is 200 only while the node works jobs (it holds its liveness lock and
+// its River client runs) and the database answers.
+func serveMux(pool *pgxpool.Pool, w *worker.Worker, metrics http.Handler, con http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
+	mux.Handle("/", con)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -135,4 +144,16 @@ func serveMux(pool *pgxpool.Pool, w *worker.Worker, metrics http.Handler) *http.
 	})
 	mux.Handle("GET /metrics", metrics)
 	return mux
+}
+
+// startConsole builds the console and starts what it runs in the background.
+func startConsole(ctx context.Context, o console.Options) (*console.Console, error) {
+	con, err := console.New(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := con.Start(ctx); err != nil {
+		return nil, err
+	}
+	return con, nil
 }

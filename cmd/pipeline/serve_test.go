@@ -90,6 +90,13 @@ projects:
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "ok\n", body)
 	assert.Contains(t, out.String(), "serving 1 projects")
+	// The console answers beside them: its sign-in page, and its API refuses a request
+	// without a session.
+	code, body = get(t, base+"/login")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "Sign in")
+	code, _ = get(t, base+"/api/v1/jobs")
+	assert.Equal(t, http.StatusUnauthorized, code)
 
 	// The discover of a run-now is a River job: it shows in the stage counters.
 	_, err := runNowForTest(ctx, cfg)
