@@ -45,8 +45,8 @@ type Database struct {
 	// (postgres://app:${env:PGPASSWORD}@host/db). Required by commands that use the
 	// database (serve, run, migrate); `check` does not connect.
 	URL Secret `yaml:"url"`
-	// MaxConns caps the connection pool of each process. Defaults to 30: a serve or run
-	// process's workers need 25 (one per worker, plus River's own).
+	// MaxConns caps the connection pool of each process. Defaults to 40: a serve or run
+	// process's workers need 31 (one per worker of every queue, plus River's own), and the console a few.
 	MaxConns int `yaml:"max_conns"`
 	// StagingRetention is how long staged rows of finished jobs are kept. Defaults to 30 days.
 	StagingRetention Duration `yaml:"staging_retention"`

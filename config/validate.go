@@ -16,7 +16,7 @@ import (
 
 // Defaults documented on the fields they apply to.
 const (
-	DefaultMaxConns             = 30
+	DefaultMaxConns             = 40
 	DefaultStagingRetention     = 30 * 24 * time.Hour
 	DefaultMaxRequestsPerMinute = 600
 	DefaultPollInitial          = 5 * time.Second
