@@ -72,9 +72,16 @@ func (s *Stages) Poll(ctx context.Context, at Attempt, execID string) error {
 	settings := s.pollSettings(ex.Environment)
 	interval := s.pollInterval(ex.Environment, ex.Polls+1)
 	elapsed := s.d.Now().Sub(ex.SubmittedAt)
+	// Claimed before it is made: a crash during the call still counts in the schedule.
+	if claimed, err := hist.ClaimPoll(ctx, ex.ID, ex.Polls); err != nil || !claimed {
+		if err != nil {
+			return err
+		}
+		return snooze(interval)
+	}
 	st, err := client.GetExecutionSummaryStatus(ctx, ex.ID)
 	if err != nil {
-		if rerr := hist.RecordPoll(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
+		if rerr := hist.RecordAnswer(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
 			return rerr
 		}
 		if dmf.IsExecutionNotFound(err) && elapsed < notFoundGrace {
@@ -86,12 +93,12 @@ func (s *Stages) Poll(ctx context.Context, at Attempt, execID string) error {
 		if elapsed > settings.Deadline.D() {
 			msg := fmt.Sprintf("execution %s still %s after %s (poll deadline %s): whether F&O imported its rows is unknown; "+
 				"look the execution up in F&O before resubmitting them", ex.ID, st, elapsed.Round(time.Second), settings.Deadline)
-			if err := hist.RecordPoll(ctx, ex.ID, string(st), true, msg); err != nil {
+			if err := hist.RecordAnswer(ctx, ex.ID, string(st), true, msg); err != nil {
 				return err
 			}
 			return s.FailChunk(ctx, c, fmt.Errorf("%s: %w", msg, dmf.ErrPollDeadline))
 		}
-		if err := hist.RecordPoll(ctx, ex.ID, string(st), false, ""); err != nil {
+		if err := hist.RecordAnswer(ctx, ex.ID, string(st), false, ""); err != nil {
 			return err
 		}
 		if ex.Polls == 0 || st != dmf.ExecutionStatus(ex.DMFStatus) {
@@ -118,7 +125,7 @@ func (s *Stages) Poll(ctx context.Context, at Attempt, execID string) error {
 func (s *Stages) conclude(ctx context.Context, ex jobhistory.Execution, c jobhistory.Chunk, status string, clean bool, v Verdict) error {
 	return pgx.BeginFunc(ctx, s.d.DB, func(tx pgx.Tx) error {
 		hist, store := s.hist(tx), s.staging(tx)
-		if err := hist.RecordPoll(ctx, ex.ID, status, true, ""); err != nil {
+		if err := hist.RecordAnswer(ctx, ex.ID, status, true, ""); err != nil {
 			return err
 		}
 		if c, err := hist.LockChunk(ctx, c.JobID, c.No); err != nil || jobhistory.ChunkTerminal(c.Status) {

@@ -244,9 +244,15 @@ func (s *Stages) pollMessage(ctx context.Context, at Attempt, p *Project, c jobh
 	}
 	interval := s.pollInterval(ex.Environment, ex.Polls+1)
 	elapsed := s.d.Now().Sub(ex.SubmittedAt)
+	if claimed, err := hist.ClaimPoll(ctx, ex.ID, ex.Polls); err != nil || !claimed {
+		if err != nil {
+			return err
+		}
+		return snooze(interval)
+	}
 	st, err := client.GetMessageStatus(ctx, msg.MessageID)
 	if err != nil {
-		if rerr := hist.RecordPoll(ctx, ex.ID, "", false, ""); rerr != nil {
+		if rerr := hist.RecordAnswer(ctx, ex.ID, "", false, ""); rerr != nil {
 			return rerr
 		}
 		var he *dmf.HTTPError
@@ -259,12 +265,12 @@ func (s *Stages) pollMessage(ctx context.Context, at Attempt, p *Project, c jobh
 		if deadline := s.pollSettings(ex.Environment).Deadline.D(); elapsed > deadline {
 			text := fmt.Sprintf("message %s still %s after %s (poll deadline %s): whether F&O imported its rows is unknown; "+
 				"look the message up in F&O before resubmitting them", msg.MessageID, st, elapsed.Round(time.Second), deadline)
-			if err := hist.RecordPoll(ctx, ex.ID, string(st), true, text); err != nil {
+			if err := hist.RecordAnswer(ctx, ex.ID, string(st), true, text); err != nil {
 				return err
 			}
 			return s.FailChunk(ctx, c, fmt.Errorf("%s: %w", text, dmf.ErrPollDeadline))
 		}
-		if err := hist.RecordPoll(ctx, ex.ID, string(st), false, ""); err != nil {
+		if err := hist.RecordAnswer(ctx, ex.ID, string(st), false, ""); err != nil {
 			return err
 		}
 		if ex.Polls == 0 || string(st) != ex.DMFStatus {

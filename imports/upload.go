@@ -79,7 +79,7 @@ func (s *Stages) Upload(ctx context.Context, at Attempt, jobID int64, chunkNo in
 			return snooze(s.pollInterval(ex.Environment, prev.Polls+1))
 		}
 		st, err := client.GetExecutionSummaryStatus(ctx, ex.ID)
-		if rerr := hist.SetStatusSeen(ctx, ex.ID, jobstep.StatusSeen(st, err)); rerr != nil {
+		if rerr := hist.RecordAnswer(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
 			return rerr
 		}
 		switch {
@@ -333,7 +333,7 @@ func (s *Stages) awaitOrphanedImports(ctx context.Context, client *dmf.Client, e
 				continue
 			}
 			st, err := client.GetExecutionSummaryStatus(ctx, id)
-			if rerr := hist.SetStatusSeen(ctx, id, jobstep.StatusSeen(st, err)); rerr != nil {
+			if rerr := hist.RecordAnswer(ctx, id, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
 				return rerr
 			}
 			if dmf.IsExecutionNotFound(err) || (err == nil && st.Terminal()) {

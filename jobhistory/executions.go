@@ -154,8 +154,8 @@ func (s *Store) RecordPoll(ctx context.Context, id, status string, final bool, m
 // ClaimPoll takes the next status call of an execution before it is made: it counts the
 // call and stamps its time, on the condition that the execution still has the polls
 // count seen. So two stages (or nodes) asking about one execution never call F&O at
-// once: the one that gets false reads the execution again and waits its turn. Record
-// the answer with SetStatusSeen.
+// once, and a call a crash cuts short still counts in the schedule: the one that gets
+// false reads the execution again and waits its turn. Record the answer with RecordAnswer.
 func (s *Store) ClaimPoll(ctx context.Context, id string, seen int) (bool, error) {
 	tag, err := s.db.Exec(ctx, `
 		UPDATE dmf_executions SET polls = polls + 1, last_polled_at = now()
@@ -166,12 +166,13 @@ func (s *Store) ClaimPoll(ctx context.Context, id string, seen int) (bool, error
 	return tag.RowsAffected() == 1, nil
 }
 
-// SetStatusSeen records the answer of a status call ClaimPoll counted ("" when the call
-// failed: the last status seen is kept); the poll schedule goes on from now.
-func (s *Store) SetStatusSeen(ctx context.Context, id, status string) error {
+// RecordAnswer records what a status call ClaimPoll counted answered, as RecordPoll does
+// without counting the call again; the poll schedule goes on from now.
+func (s *Store) RecordAnswer(ctx context.Context, id, status string, final bool, msg string) error {
 	return s.execExecution(ctx, id, "recording the status of", `
-		UPDATE dmf_executions SET dmf_status = coalesce(NULLIF($2, ''), dmf_status), last_polled_at = now()
-		WHERE execution_id = $1`, status)
+		UPDATE dmf_executions SET dmf_status = coalesce(NULLIF($2, ''), dmf_status), last_polled_at = now(),
+		       finished_at = CASE WHEN $3 THEN coalesce(finished_at, now()) END, error = coalesce($4, error)
+		WHERE execution_id = $1`, status, final, nullString(msg))
 }
 
 // UnansweredImports returns the import executions of an environment's definition group,
