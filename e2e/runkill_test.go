@@ -29,7 +29,10 @@ func TestRunResumesAfterSIGKILL(t *testing.T) {
 			dbURL := testsvc.Database(t)
 			// The environment polls every 250 ms or more; closer status calls of one
 			// execution (a restarted run that forgets when it last asked) are flagged.
-			em := startEmulator(t, "--execution-delay", "400ms", "--min-status-interval", "200ms")
+			// Status calls claimed before they are made keep to poll.initial (250ms) from the
+			// claim; a call cut short by the kill reached F&O up to its latency later, so the
+			// check allows 150ms of it.
+			em := startEmulator(t, "--execution-delay", "400ms", "--min-status-interval", "100ms")
 			cfg := writeConfig(t, configOpts{dbURL: dbURL, emulatorURL: em.url, sftp: srv, project: project,
 				chunkRows: 25_000, lanes: 2})
 			migrate(t, cfg)
