@@ -64,12 +64,13 @@ func (s *Stages) Dequeue(ctx context.Context, at imports.Attempt, jobID int64, s
 		hist := s.hist(tx)
 		before, err := hist.RecurringMessageOf(ctx, j.Environment, activity, m.CorrelationID)
 		switch {
-		case err == nil && before.JobID == j.ID:
-			// The job has come round to a message it dequeued already (its ack failed,
-			// F&O handed it out again): the queue holds nothing new; the next run
-			// acknowledges it.
-			if err := hist.AddEvent(ctx, j.ID, "dequeue", "warn", fmt.Sprintf("message %s handed out again to the job that delivered it (%s): stopping here; the next run acknowledges it",
-				m.CorrelationID, before.Status), map[string]any{"correlation_id": m.CorrelationID}); err != nil {
+		case err == nil && before.JobID == j.ID && before.Status == jobhistory.MessageAcked:
+			// The job has come round to a message it acknowledged already: the queue
+			// holds nothing new. (One it wrote and could not acknowledge, handed out
+			// again after F&O's visibility timeout or to the job resumed after a crash,
+			// is acknowledged below, and the drain goes on.)
+			if err := hist.AddEvent(ctx, j.ID, "dequeue", "warn", fmt.Sprintf("message %s handed out again to the job that acknowledged it: stopping here",
+				m.CorrelationID), map[string]any{"correlation_id": m.CorrelationID}); err != nil {
 				return err
 			}
 			if err := hist.SetStage(ctx, j.ID, "finalize"); err != nil {
