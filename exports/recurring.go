@@ -37,6 +37,13 @@ func (s *Stages) Dequeue(ctx context.Context, at imports.Attempt, jobID int64, s
 	if err != nil {
 		return err
 	}
+	// A dequeue runs again when its node died after it committed what it dequeued but
+	// before the runner recorded it done: the job has gone past it, and dequeuing again
+	// would take a message out of turn (or the job's own message back) beside its
+	// delivery.
+	if done, err := s.dequeued(ctx, j, seq); err != nil || done {
+		return err
+	}
 	client, err := s.d.DMF(j.Environment)
 	if err != nil {
 		return s.FailJob(ctx, j, StepDequeue, err)
@@ -64,13 +71,13 @@ func (s *Stages) Dequeue(ctx context.Context, at imports.Attempt, jobID int64, s
 		hist := s.hist(tx)
 		before, err := hist.RecurringMessageOf(ctx, j.Environment, activity, m.CorrelationID)
 		switch {
-		case err == nil && before.JobID == j.ID && before.Status == jobhistory.MessageAcked:
-			// The job has come round to a message it acknowledged already: the queue
-			// holds nothing new. (One it wrote and could not acknowledge, handed out
-			// again after F&O's visibility timeout or to the job resumed after a crash,
-			// is acknowledged below, and the drain goes on.)
-			if err := hist.AddEvent(ctx, j.ID, "dequeue", "warn", fmt.Sprintf("message %s handed out again to the job that acknowledged it: stopping here",
-				m.CorrelationID), map[string]any{"correlation_id": m.CorrelationID}); err != nil {
+		case err == nil && before.JobID == j.ID:
+			// The job has come round to a message it dequeued already (its ack failed,
+			// F&O handed it out again): the queue holds nothing new, and acknowledging
+			// it again here could go round for as long as F&O refuses acks; the next
+			// run acknowledges it.
+			if err := hist.AddEvent(ctx, j.ID, "dequeue", "warn", fmt.Sprintf("message %s handed out again to the job that delivered it (%s): stopping here; the next run acknowledges it",
+				m.CorrelationID, before.Status), map[string]any{"correlation_id": m.CorrelationID}); err != nil {
 				return err
 			}
 			if err := hist.SetStage(ctx, j.ID, "finalize"); err != nil {
@@ -117,6 +124,19 @@ func (s *Stages) Dequeue(ctx context.Context, at imports.Attempt, jobID int64, s
 		}
 		return s.d.Steps.Insert(ctx, tx, Step{Kind: StepDeliver, Job: j, Unit: m.CorrelationID})
 	})
+}
+
+// dequeued reports whether the seq-th dequeue of job j is done: a message is recorded
+// for it or a later one, or the queue answered 204 and the job is finalizing.
+func (s *Stages) dequeued(ctx context.Context, j *jobhistory.Job, seq int) (bool, error) {
+	if j.Stage == "finalize" {
+		return true, nil
+	}
+	msgs, err := s.hist(s.d.DB).JobMessages(ctx, j.ID)
+	if err != nil {
+		return false, err
+	}
+	return len(msgs) > 0 && msgs[len(msgs)-1].Seq >= seq, nil
 }
 
 // noFileReason says why a dequeued message has no file.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/emulator"
+	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 )
 
@@ -143,4 +144,41 @@ func TestRecurringExportRedeliveryIsNotWrittenAgain(t *testing.T) {
 	var acks int
 	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT ack_attempts FROM recurring_messages WHERE correlation_id = $1`, corr).Scan(&acks))
 	assert.Equal(t, 2, acks)
+}
+
+// A dequeue that runs again after it committed (its node died before the runner recorded
+// it done) takes nothing from the queue: the job has gone past it, to its message's
+// delivery, and each message is still dequeued once and acknowledged once.
+func TestRecurringExportDequeueRunAgainTakesNothing(t *testing.T) {
+	t.Parallel()
+	b := recurringBundle(t, opts{projects: recurringProject("feed", ""),
+		dmf: func(o *dmf.Options) { o.RetryDeadline = 2 * time.Minute }}, false, time.Hour)
+	var corr []string
+	for range 2 {
+		c, ok := b.em.QueueRecurringExport(feedActivity)
+		require.True(t, ok)
+		corr = append(corr, c)
+	}
+	b.em.SetFaults(emulator.Faults{AckFailures: 1_000_000})
+	id, err := b.w.Exports().Start(t.Context(), "feed", "run_now", time.Time{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return b.em.Stats().Requests["connector.ack"] > 0 }, time.Minute, 20*time.Millisecond,
+		"the first message's ack is being retried")
+
+	require.NoError(t, b.w.Exports().Dequeue(t.Context(), imports.Attempt{N: 2, Max: 5}, id, 1))
+	assert.EqualValues(t, 1, b.em.Stats().Requests["connector.dequeue"], "the dequeue run again asks F&O for nothing")
+
+	b.em.SetFaults(emulator.Faults{})
+	s := b.wait(t, id)
+	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
+	require.Len(t, s.Messages, 2)
+	for i, m := range s.Messages {
+		assert.Equal(t, corr[i], m.CorrelationID)
+		assert.Equal(t, jobhistory.MessageAcked, m.Status)
+		assert.Equal(t, 1, m.Dequeues)
+	}
+	st := b.em.Stats()
+	assert.EqualValues(t, 2, st.Acked)
+	assert.EqualValues(t, 3, st.Requests["connector.dequeue"], "two messages, then 204")
+	assert.Empty(t, st.ProtocolViolations)
 }
