@@ -146,15 +146,11 @@ func (s *Stages) pollInterval(env string, n int) time.Duration { return s.base.P
 // across steps and restarts.
 func (s *Stages) pollWait(ex jobhistory.Execution) time.Duration { return s.base.PollWait(ex) }
 
-// How long a step left for another node waits before it is offered again, and how long
-// one waits when no node knows its project (as the import stages).
-const (
-	leaveFor       = 500 * time.Millisecond
-	waitForProject = 30 * time.Second
-)
-
-// admit returns the project a job's step runs with, or leaves the step for another node,
-// on the import stages' rules (jobstep.Base.Admit), saying so on the job's timeline.
+// admit returns the project a job's step runs with, or leaves the step for another node
+// (jobstep.Base.Admit), saying so on the job's timeline.
+//
+// A project this node knows that does not compile (its settings are wrong) is an error
+// that retrying will cure only once they are fixed: the step fails with it.
 func (s *Stages) admit(ctx context.Context, j *jobhistory.Job, step StepKind) (*Project, error) {
 	p, err := s.d.Projects(j.Project)
 	if err != nil && !errors.Is(err, ErrUnknownProject) {
@@ -164,19 +160,8 @@ func (s *Stages) admit(ctx context.Context, j *jobhistory.Job, step StepKind) (*
 	if err == nil {
 		version = p.Version
 	}
-	a, err := s.base.Admit(ctx, j, version)
-	switch {
-	case err != nil:
+	if err := s.base.Admit(ctx, j, string(step), "export project", version); err != nil {
 		return nil, err
-	case a.LeftFor != "":
-		s.base.TellOnce(ctx, j.ID, string(step), "info", fmt.Sprintf("%s left for node %s, which knows project %s as this job started it", step, a.LeftFor, j.Project))
-		return nil, snooze(leaveFor)
-	case !a.Run:
-		s.base.TellOnce(ctx, j.ID, string(step), "warn", fmt.Sprintf("no running node knows export project %s: %s waits for a node whose configuration has it", j.Project, step))
-		return nil, snooze(waitForProject)
-	case a.AdoptedFrom != "":
-		s.event(ctx, j.ID, step, "warn", fmt.Sprintf("project %s changed since this job started (version %s, now %s) and no running node has the old settings: going on with the new ones",
-			j.Project, a.AdoptedFrom, p.Version), nil)
 	}
 	return p, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dmfpipe/dmfpipe/ingest"
+	"github.com/dmfpipe/dmfpipe/internal/jobstep"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/scheduler"
 )
@@ -39,7 +40,7 @@ func (s *Stages) Discover(ctx context.Context, args scheduler.DiscoverArgs, stor
 			return kerr
 		}
 		if len(others) > 0 {
-			return snooze(leaveFor)
+			return snooze(jobstep.LeaveFor)
 		}
 	}
 	ok, reason, serr := scheduler.ShouldRun(ctx, store, args)

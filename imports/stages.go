@@ -191,35 +191,8 @@ func (s *Stages) admit(ctx context.Context, j *jobhistory.Job, step StepKind) (*
 	if err == nil {
 		version = p.Version
 	}
-	a, err := s.base.Admit(ctx, j, version)
-	switch {
-	case err != nil:
+	if err := s.base.Admit(ctx, j, string(step), "project", version); err != nil {
 		return nil, err
-	case a.LeftFor != "":
-		s.tellOnce(ctx, j, step, "info", fmt.Sprintf("%s left for node %s, which knows project %s as this job started it (version %s)",
-			step, a.LeftFor, j.Project, j.ProjectVersion))
-		return nil, snooze(leaveFor)
-	case !a.Run:
-		s.tellOnce(ctx, j, step, "warn", fmt.Sprintf("no running node knows project %s: %s waits for a node whose configuration has it", j.Project, step))
-		s.d.Log.Warn("a job's step waits for a node that knows its project", "job", j.ID, "project", j.Project, "step", step)
-		return nil, snooze(waitForProject)
-	case a.AdoptedFrom != "":
-		s.event(ctx, j.ID, step, "warn", fmt.Sprintf("project %s changed since this job started (version %s, now %s) and no running node has the old settings: going on with the new ones",
-			j.Project, a.AdoptedFrom, p.Version), map[string]any{"from": a.AdoptedFrom, "to": p.Version})
 	}
 	return p, nil
-}
-
-// How long a step left for another node waits before it is offered again: short, since
-// the node that knows the step may be busy and whichever node fetches it next takes it
-// (the cost is a fetch and a snooze by a node that does not know it); and how long a
-// step waits when no node knows its project.
-const (
-	leaveFor       = 500 * time.Millisecond
-	waitForProject = 30 * time.Second
-)
-
-// tellOnce records an event the first time this node leaves a job's step.
-func (s *Stages) tellOnce(ctx context.Context, j *jobhistory.Job, step StepKind, level, msg string) {
-	s.base.TellOnce(ctx, j.ID, string(step), level, msg)
 }
