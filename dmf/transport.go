@@ -253,6 +253,9 @@ func (c *Client) attempt(ctx context.Context, clock *retryClock, r *request) (*r
 		if token, err = c.tokens.token(ctx); err != nil {
 			return nil, "", fmt.Errorf("%s: %w", r.op, err)
 		}
+		if err := beforeSend(ctx); err != nil {
+			return nil, token, &attemptError{err: err, unsent: true, final: true}
+		}
 	}
 	actx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()

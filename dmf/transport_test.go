@@ -446,3 +446,39 @@ func TestDequeueEmptyAnswers(t *testing.T) {
 		assert.Nil(t, m)
 	}
 }
+
+// WithBeforeSend runs its function before each attempt goes out, after the token: its
+// error ends the call unsent and unretried.
+func TestBeforeSendRunsBeforeEachAttempt(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	var order []string
+	var mu sync.Mutex
+	note := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	f := &fakeFO{api: func(w http.ResponseWriter, r *http.Request) {
+		note("F&O")
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, `{"value":"Executing"}`)
+	}}
+	c, _ := newFakeClient(t, f, nil)
+	ctx := WithBeforeSend(t.Context(), func(context.Context) error {
+		note(fmt.Sprintf("hook (%d tokens)", f.tokenRequests.Load()))
+		return nil
+	})
+	st, err := c.GetExecutionSummaryStatus(ctx, "E")
+	require.NoError(t, err)
+	assert.Equal(t, StatusExecuting, st)
+	assert.Equal(t, []string{"hook (1 tokens)", "F&O", "hook (1 tokens)", "F&O"}, order, "before each attempt, after the token")
+
+	refused := errors.New("not this caller's turn")
+	_, err = c.GetExecutionSummaryStatus(WithBeforeSend(t.Context(), func(context.Context) error { return refused }), "E")
+	require.ErrorIs(t, err, refused)
+	assert.EqualValues(t, 2, calls.Load(), "nothing sent, nothing retried")
+}

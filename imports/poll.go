@@ -32,6 +32,30 @@ func (s *Stages) pollInterval(env string, n int) time.Duration { return s.base.P
 // pollWait is how long a status call of ex must still wait to keep to its poll schedule.
 func (s *Stages) pollWait(ex jobhistory.Execution) time.Duration { return s.base.PollWait(ex) }
 
+// errTurnTaken ends a status call, unsent, whose turn in its execution's poll schedule
+// another stage or node took first.
+var errTurnTaken = errors.New("another stage or node made this status call")
+
+// claimed returns ctx whose F&O calls are each claimed in the poll schedule of execution
+// id (ClaimPoll, from its polls count seen) right before they go out: after the rate
+// limit let them through, so a call kept waiting there keeps to the schedule from when
+// it reached F&O, and a call a crash cuts short still counts. A call whose turn was
+// taken first fails with errTurnTaken, unsent. Record the answer with RecordAnswer.
+func (s *Stages) claimed(ctx context.Context, id string, seen int) context.Context {
+	hist := s.hist(s.d.DB)
+	return dmf.WithBeforeSend(ctx, func(ctx context.Context) error {
+		ok, err := hist.ClaimPoll(ctx, id, seen)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errTurnTaken
+		}
+		seen++ // a retry of the call is a call of its own
+		return nil
+	})
+}
+
 // Poll follows a chunk's execution until it ends and brings F&O's verdict back to the
 // chunk's rows: imported, rejected with F&O's messages where they can be placed with
 // certainty (Judge), or not imported when the execution failed.
@@ -72,14 +96,10 @@ func (s *Stages) Poll(ctx context.Context, at Attempt, execID string) error {
 	settings := s.pollSettings(ex.Environment)
 	interval := s.pollInterval(ex.Environment, ex.Polls+1)
 	elapsed := s.d.Now().Sub(ex.SubmittedAt)
-	// Claimed before it is made: a crash during the call still counts in the schedule.
-	if claimed, err := hist.ClaimPoll(ctx, ex.ID, ex.Polls); err != nil || !claimed {
-		if err != nil {
-			return err
-		}
+	st, err := client.GetExecutionSummaryStatus(s.claimed(ctx, ex.ID, ex.Polls), ex.ID)
+	if errors.Is(err, errTurnTaken) {
 		return snooze(interval)
 	}
-	st, err := client.GetExecutionSummaryStatus(ctx, ex.ID)
 	if err != nil {
 		if rerr := hist.RecordAnswer(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
 			return rerr

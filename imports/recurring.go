@@ -244,13 +244,10 @@ func (s *Stages) pollMessage(ctx context.Context, at Attempt, p *Project, c jobh
 	}
 	interval := s.pollInterval(ex.Environment, ex.Polls+1)
 	elapsed := s.d.Now().Sub(ex.SubmittedAt)
-	if claimed, err := hist.ClaimPoll(ctx, ex.ID, ex.Polls); err != nil || !claimed {
-		if err != nil {
-			return err
-		}
+	st, err := client.GetMessageStatus(s.claimed(ctx, ex.ID, ex.Polls), msg.MessageID)
+	if errors.Is(err, errTurnTaken) {
 		return snooze(interval)
 	}
-	st, err := client.GetMessageStatus(ctx, msg.MessageID)
 	if err != nil {
 		if rerr := hist.RecordAnswer(ctx, ex.ID, "", false, ""); rerr != nil {
 			return rerr

@@ -72,13 +72,10 @@ func (s *Stages) Upload(ctx context.Context, at Attempt, jobID int64, chunkNo in
 			return snooze(wait)
 		}
 		// Another chunk's upload may be asking about it too (awaitOrphanedImports).
-		if claimed, err := hist.ClaimPoll(ctx, ex.ID, prev.Polls); err != nil || !claimed {
-			if err != nil {
-				return err
-			}
+		st, err := client.GetExecutionSummaryStatus(s.claimed(ctx, ex.ID, prev.Polls), ex.ID)
+		if errors.Is(err, errTurnTaken) {
 			return snooze(s.pollInterval(ex.Environment, prev.Polls+1))
 		}
-		st, err := client.GetExecutionSummaryStatus(ctx, ex.ID)
 		if rerr := hist.RecordAnswer(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
 			return rerr
 		}
@@ -325,14 +322,10 @@ func (s *Stages) awaitOrphanedImports(ctx context.Context, client *dmf.Client, e
 				}
 			}
 			// Its own upload, run again, may be asking about it too.
-			claimed, err := hist.ClaimPoll(ctx, id, orphan.Polls)
-			if err != nil {
-				return err
-			}
-			if !claimed {
+			st, err := client.GetExecutionSummaryStatus(s.claimed(ctx, id, orphan.Polls), id)
+			if errors.Is(err, errTurnTaken) {
 				continue
 			}
-			st, err := client.GetExecutionSummaryStatus(ctx, id)
 			if rerr := hist.RecordAnswer(ctx, id, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
 				return rerr
 			}
