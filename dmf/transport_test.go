@@ -462,12 +462,21 @@ func TestBeforeSendRunsBeforeEachAttempt(t *testing.T) {
 	f := &fakeFO{api: func(w http.ResponseWriter, r *http.Request) {
 		note("F&O")
 		if calls.Add(1) == 1 {
-			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Header().Set("Retry-After", "3")
+			w.WriteHeader(http.StatusTooManyRequests)
 			return
 		}
 		fmt.Fprint(w, `{"value":"Executing"}`)
 	}}
-	c, _ := newFakeClient(t, f, nil)
+	// The 429 pauses the environment's rate limit: the retry waits there.
+	c, _ := newFakeClient(t, f, func(o *Options) {
+		o.Sleep = func(ctx context.Context, d time.Duration) error {
+			if len(order) > 0 && order[len(order)-1] != "wait" {
+				note("wait")
+			}
+			return ctx.Err()
+		}
+	})
 	ctx := WithBeforeSend(t.Context(), func(context.Context) error {
 		note(fmt.Sprintf("hook (%d tokens)", f.tokenRequests.Load()))
 		return nil
@@ -475,7 +484,8 @@ func TestBeforeSendRunsBeforeEachAttempt(t *testing.T) {
 	st, err := c.GetExecutionSummaryStatus(ctx, "E")
 	require.NoError(t, err)
 	assert.Equal(t, StatusExecuting, st)
-	assert.Equal(t, []string{"hook (1 tokens)", "F&O", "hook (1 tokens)", "F&O"}, order, "before each attempt, after the token")
+	assert.Equal(t, []string{"hook (1 tokens)", "F&O", "wait", "hook (1 tokens)", "F&O"}, order,
+		"before each attempt: after its waits and the token")
 
 	refused := errors.New("not this caller's turn")
 	_, err = c.GetExecutionSummaryStatus(WithBeforeSend(t.Context(), func(context.Context) error { return refused }), "E")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/imports"
+	"github.com/dmfpipe/dmfpipe/internal/jobstep"
 	"github.com/dmfpipe/dmfpipe/internal/tempfile"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 )
@@ -47,14 +48,16 @@ func (s *Stages) Deliver(ctx context.Context, at imports.Attempt, jobID int64, u
 		return snooze(wait)
 	}
 	// The URL is asked for each attempt (a SAS URL expires) and never stored.
-	v, err := client.GetExportedPackageURL(ctx, ex.ID)
+	v, err := client.GetExportedPackageURL(s.base.Claimed(ctx, ex.ID, ex.Polls), ex.ID)
 	sinceEnd := s.d.Now().Sub(ex.FinishedAt)
 	u, ready := PackageURL(v)
 	switch {
+	case errors.Is(err, jobstep.ErrTurnTaken):
+		return snooze(s.pollInterval(ex.Environment, ex.Polls+1))
 	case err != nil && !(dmf.IsExecutionNotFound(err) && sinceEnd < notFoundGrace):
 		return s.retryOrFail(ctx, at, j, StepDeliver, err)
 	case err != nil || !ready:
-		if rerr := hist.RecordPoll(ctx, ex.ID, "", true, ""); rerr != nil {
+		if rerr := hist.RecordAnswer(ctx, ex.ID, "", true, ""); rerr != nil {
 			return rerr
 		}
 		if deadline := s.pollSettings(ex.Environment).Deadline.D(); sinceEnd > deadline {

@@ -47,8 +47,11 @@ func (s *Stages) Request(ctx context.Context, at imports.Attempt, jobID int64) e
 		if wait := s.pollWait(prev); wait > 0 {
 			return snooze(wait)
 		}
-		st, err := client.GetExecutionSummaryStatus(ctx, ex.ID)
-		if rerr := hist.RecordPoll(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
+		st, err := client.GetExecutionSummaryStatus(s.base.Claimed(ctx, ex.ID, prev.Polls), ex.ID)
+		if errors.Is(err, jobstep.ErrTurnTaken) {
+			return snooze(s.pollInterval(ex.Environment, prev.Polls+1))
+		}
+		if rerr := hist.RecordAnswer(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
 			return rerr
 		}
 		switch {
@@ -137,15 +140,17 @@ func (s *Stages) Poll(ctx context.Context, at imports.Attempt, jobID int64) erro
 	if ex.FinishedAt.IsZero() {
 		interval := s.pollInterval(ex.Environment, ex.Polls+1)
 		elapsed := s.d.Now().Sub(ex.SubmittedAt)
-		st, err = client.GetExecutionSummaryStatus(ctx, ex.ID)
+		st, err = client.GetExecutionSummaryStatus(s.base.Claimed(ctx, ex.ID, ex.Polls), ex.ID)
 		switch {
+		case errors.Is(err, jobstep.ErrTurnTaken):
+			return snooze(interval)
 		case Pending(st, err, elapsed):
-			if err := hist.RecordPoll(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); err != nil {
+			if err := hist.RecordAnswer(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); err != nil {
 				return err
 			}
 			return snooze(interval)
 		case err != nil:
-			if rerr := hist.RecordPoll(ctx, ex.ID, "", false, ""); rerr != nil {
+			if rerr := hist.RecordAnswer(ctx, ex.ID, "", false, ""); rerr != nil {
 				return rerr
 			}
 			return s.retryOrFail(ctx, at, j, StepPoll, err)
@@ -153,12 +158,12 @@ func (s *Stages) Poll(ctx context.Context, at imports.Attempt, jobID int64) erro
 			deadline := s.pollSettings(ex.Environment).Deadline.D()
 			if elapsed > deadline {
 				msg := fmt.Sprintf("execution %s still %s after %s (poll deadline %s)", ex.ID, st, elapsed.Round(time.Second), deadline)
-				if err := hist.RecordPoll(ctx, ex.ID, string(st), true, msg); err != nil {
+				if err := hist.RecordAnswer(ctx, ex.ID, string(st), true, msg); err != nil {
 					return err
 				}
 				return s.FailJob(ctx, j, StepPoll, fmt.Errorf("%s: %w", msg, dmf.ErrPollDeadline))
 			}
-			if err := hist.RecordPoll(ctx, ex.ID, string(st), false, ""); err != nil {
+			if err := hist.RecordAnswer(ctx, ex.ID, string(st), false, ""); err != nil {
 				return err
 			}
 			if ex.Polls == 0 || st != dmf.ExecutionStatus(ex.DMFStatus) {
@@ -166,7 +171,7 @@ func (s *Stages) Poll(ctx context.Context, at imports.Attempt, jobID int64) erro
 			}
 			return snooze(interval)
 		}
-		if err := hist.RecordPoll(ctx, ex.ID, string(st), true, ""); err != nil {
+		if err := hist.RecordAnswer(ctx, ex.ID, string(st), true, ""); err != nil {
 			return err
 		}
 	}

@@ -32,28 +32,10 @@ func (s *Stages) pollInterval(env string, n int) time.Duration { return s.base.P
 // pollWait is how long a status call of ex must still wait to keep to its poll schedule.
 func (s *Stages) pollWait(ex jobhistory.Execution) time.Duration { return s.base.PollWait(ex) }
 
-// errTurnTaken ends a status call, unsent, whose turn in its execution's poll schedule
-// another stage or node took first.
-var errTurnTaken = errors.New("another stage or node made this status call")
-
-// claimed returns ctx whose F&O calls are each claimed in the poll schedule of execution
-// id (ClaimPoll, from its polls count seen) right before they go out: after the rate
-// limit let them through, so a call kept waiting there keeps to the schedule from when
-// it reached F&O, and a call a crash cuts short still counts. A call whose turn was
-// taken first fails with errTurnTaken, unsent. Record the answer with RecordAnswer.
+// claimed returns ctx whose F&O calls are claimed in execution id's poll schedule
+// (jobstep.Base.Claimed).
 func (s *Stages) claimed(ctx context.Context, id string, seen int) context.Context {
-	hist := s.hist(s.d.DB)
-	return dmf.WithBeforeSend(ctx, func(ctx context.Context) error {
-		ok, err := hist.ClaimPoll(ctx, id, seen)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return errTurnTaken
-		}
-		seen++ // a retry of the call is a call of its own
-		return nil
-	})
+	return s.base.Claimed(ctx, id, seen)
 }
 
 // Poll follows a chunk's execution until it ends and brings F&O's verdict back to the
@@ -97,7 +79,7 @@ func (s *Stages) Poll(ctx context.Context, at Attempt, execID string) error {
 	interval := s.pollInterval(ex.Environment, ex.Polls+1)
 	elapsed := s.d.Now().Sub(ex.SubmittedAt)
 	st, err := client.GetExecutionSummaryStatus(s.claimed(ctx, ex.ID, ex.Polls), ex.ID)
-	if errors.Is(err, errTurnTaken) {
+	if errors.Is(err, jobstep.ErrTurnTaken) {
 		return snooze(interval)
 	}
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/datapackage"
 	"github.com/dmfpipe/dmfpipe/exports/writer"
+	"github.com/dmfpipe/dmfpipe/internal/jobstep"
 	"github.com/dmfpipe/dmfpipe/internal/tempfile"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 )
@@ -245,7 +246,7 @@ func (s *Stages) pollMessage(ctx context.Context, at Attempt, p *Project, c jobh
 	interval := s.pollInterval(ex.Environment, ex.Polls+1)
 	elapsed := s.d.Now().Sub(ex.SubmittedAt)
 	st, err := client.GetMessageStatus(s.claimed(ctx, ex.ID, ex.Polls), msg.MessageID)
-	if errors.Is(err, errTurnTaken) {
+	if errors.Is(err, jobstep.ErrTurnTaken) {
 		return snooze(interval)
 	}
 	if err != nil {

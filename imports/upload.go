@@ -73,7 +73,7 @@ func (s *Stages) Upload(ctx context.Context, at Attempt, jobID int64, chunkNo in
 		}
 		// Another chunk's upload may be asking about it too (awaitOrphanedImports).
 		st, err := client.GetExecutionSummaryStatus(s.claimed(ctx, ex.ID, prev.Polls), ex.ID)
-		if errors.Is(err, errTurnTaken) {
+		if errors.Is(err, jobstep.ErrTurnTaken) {
 			return snooze(s.pollInterval(ex.Environment, prev.Polls+1))
 		}
 		if rerr := hist.RecordAnswer(ctx, ex.ID, jobstep.StatusSeen(st, err), false, ""); rerr != nil {
@@ -323,7 +323,7 @@ func (s *Stages) awaitOrphanedImports(ctx context.Context, client *dmf.Client, e
 			}
 			// Its own upload, run again, may be asking about it too.
 			st, err := client.GetExecutionSummaryStatus(s.claimed(ctx, id, orphan.Polls), id)
-			if errors.Is(err, errTurnTaken) {
+			if errors.Is(err, jobstep.ErrTurnTaken) {
 				continue
 			}
 			if rerr := hist.RecordAnswer(ctx, id, jobstep.StatusSeen(st, err), false, ""); rerr != nil {

@@ -140,17 +140,6 @@ func (s *Store) SetSubmitted(ctx context.Context, id, blobID string) error {
 		WHERE execution_id = $1`, nullString(blobID))
 }
 
-// RecordPoll records a status call of an execution and the status seen ("" when the
-// call failed: the last one seen is kept); a final status sets its end time and msg its
-// error ("" for none). Every status call counts, so that the execution's poll schedule
-// holds across stages and restarts.
-func (s *Store) RecordPoll(ctx context.Context, id, status string, final bool, msg string) error {
-	return s.execExecution(ctx, id, "recording a poll of", `
-		UPDATE dmf_executions SET dmf_status = coalesce(NULLIF($2, ''), dmf_status), polls = polls + 1, last_polled_at = now(),
-		       finished_at = CASE WHEN $3 THEN coalesce(finished_at, now()) END, error = coalesce($4, error)
-		WHERE execution_id = $1`, status, final, nullString(msg))
-}
-
 // ClaimPoll takes the next status call of an execution before it is made: it counts the
 // call and stamps its time, on the condition that the execution still has the polls
 // count seen. So two stages (or nodes) asking about one execution never call F&O at
@@ -166,8 +155,9 @@ func (s *Store) ClaimPoll(ctx context.Context, id string, seen int) (bool, error
 	return tag.RowsAffected() == 1, nil
 }
 
-// RecordAnswer records what a status call ClaimPoll counted answered, as RecordPoll does
-// without counting the call again; the poll schedule goes on from now.
+// RecordAnswer records what a status call ClaimPoll counted answered: the status seen ("" when
+// the call failed: the last one seen is kept); a final status sets its end time and msg
+// its error ("" for none). The poll schedule goes on from now.
 func (s *Store) RecordAnswer(ctx context.Context, id, status string, final bool, msg string) error {
 	return s.execExecution(ctx, id, "recording the status of", `
 		UPDATE dmf_executions SET dmf_status = coalesce(NULLIF($2, ''), dmf_status), last_polled_at = now(),
