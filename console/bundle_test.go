@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -17,12 +16,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dmfpipe/dmfpipe/app"
 	"github.com/dmfpipe/dmfpipe/config"
-	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/emulator"
 	"github.com/dmfpipe/dmfpipe/imports"
 	"github.com/dmfpipe/dmfpipe/internal/argon2id"
@@ -46,24 +43,18 @@ var cheap = argon2id.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyL
 const configTemplate = `
 database: { url: "postgres://unused" }
 console:
-  base_url: %[8]s
+  base_url: %[5]s
   users:
-    - { name: vera, role: viewer, password_hash: "%[6]s" }
-    - { name: otto, role: operator, password_hash: "%[6]s" }
-    - { name: ada, role: admin, password_hash: "%[6]s" }
+    - { name: vera, role: viewer, password_hash: "%[3]s" }
+    - { name: otto, role: operator, password_hash: "%[3]s" }
+    - { name: ada, role: admin, password_hash: "%[3]s" }
   api_tokens:
-    - { name: dashboard, role: viewer, token: %[9]s }
-    - { name: robot, role: operator, token: %[10]s }
+    - { name: dashboard, role: viewer, token: %[6]s }
+    - { name: robot, role: operator, token: %[7]s }
 environments:
-  emu:
-    url: %[1]s
-    tenant: %[2]s
-    client_id: %[3]s
-    client_secret: %[4]s
-    token_url: %[1]s/%[2]s/oauth2/v2.0/token
-    poll: { initial: 50ms, max: 200ms, deadline: 2m }
+%[1]s
 connections:
-  drop: { type: local, root: %[5]s }
+  drop: { type: local, root: %[2]s }
 projects:
   - name: customers
     kind: import
@@ -72,7 +63,7 @@ projects:
     timezone: Europe/Amsterdam
     source: { connection: drop, path: in, pattern: "*.csv", min_age: 100ms, archive: archive, errors: failed }
     format: { type: csv, delimiter: ";" }
-    target: { entity: Customers V3, legal_entity: USMF, definition_group: CUST, chunk_rows: %[7]d, lanes: 2 }
+    target: { entity: Customers V3, legal_entity: USMF, definition_group: CUST, chunk_rows: %[4]d, lanes: 2 }
     mapping:
       CUSTOMERACCOUNT:   { from: Account, transforms: [trim, upper] }
       ORGANIZATIONNAME:  { from: Name }
@@ -122,7 +113,7 @@ func setup(t testing.TB, o testOpts) *testBundle {
 	if chunk == 0 {
 		chunk = 100
 	}
-	yaml := fmt.Sprintf(configTemplate, foSrv.URL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret,
+	yaml := fmt.Sprintf(configTemplate, testsvc.EmulatorEnvironment("emu", foSrv.URL, "{ initial: 50ms, max: 200ms, deadline: 2m }"),
 		root, hash, chunk, base, viewerToken, operatorToken)
 	if o.proxyHeader != "" {
 		yaml = strings.Replace(yaml, "console:\n", "console:\n  trusted_proxy_header: "+o.proxyHeader+"\n", 1)
@@ -132,22 +123,11 @@ func setup(t testing.TB, o testOpts) *testBundle {
 	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)
 
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a := app.New(cfg, app.Options{Logger: log, DMFOptions: func(_ string, o *dmf.Options) {
-		o.RetryBackoff, o.RetryBackoffMax = 5*time.Millisecond, 50*time.Millisecond
-	}})
-	w, err := worker.New(worker.Deps{Pool: pool, Parts: a, Logger: log, Tune: func(c *river.Config) {
-		c.FetchCooldown = 10 * time.Millisecond
-		c.FetchPollInterval = 50 * time.Millisecond
-		c.TestOnly = true
-	}})
+	log := testsvc.Log(t)
+	a := app.New(cfg, app.Options{Logger: log, DMFOptions: testsvc.QuickDMF(nil)})
+	w, err := worker.New(worker.Deps{Pool: pool, Parts: a, Logger: log, Tune: testsvc.QuickRiver})
 	require.NoError(t, err)
-	require.NoError(t, w.Start(ctx))
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, w.Stop(stopCtx))
-	})
+	testsvc.Serve(t, w)
 	c, err := New(Options{App: a, Pool: pool, Worker: w, Logger: log})
 	require.NoError(t, err)
 	require.NoError(t, c.Start(ctx))

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,7 +18,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dmfpipe/dmfpipe/dmf/emulator"
 	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 )
 
@@ -57,23 +55,10 @@ func exportTestConfig(t *testing.T, dbURL, emURL string, sftp *testsvc.SFTPServe
 	t.Helper()
 	out = t.TempDir()
 	var b strings.Builder
-	fmt.Fprintf(&b, `database: { url: %q }
-environments:
-  emu:
-    url: %[2]s
-    tenant: %[3]s
-    client_id: %[4]s
-    client_secret: %[5]s
-    token_url: %[2]s/%[3]s/oauth2/v2.0/token
-    poll: { initial: 100ms, max: 500ms, deadline: 10m }
-connections:
-  out: { type: local, root: %[6]s }
-`, dbURL, emURL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret, out)
+	fmt.Fprintf(&b, "database: { url: %q }\nenvironments:\n%sconnections:\n  out: { type: local, root: %s }\n",
+		dbURL, testsvc.EmulatorEnvironment("emu", emURL, "{ initial: 100ms, max: 500ms, deadline: 10m }"), out)
 	if sftp != nil {
-		host, port, err := net.SplitHostPort(sftp.Addr)
-		require.NoError(t, err)
-		fmt.Fprintf(&b, "  partner: { type: sftp, host: %s, port: %s, user: %s, private_key: \"${file:%s}\", known_hosts: %s }\n",
-			host, port, sftp.User, sftp.KeyPath, sftp.KnownHosts)
+		b.WriteString(sftp.Connection("partner"))
 	}
 	if blob != "" {
 		fmt.Fprintf(&b, "  landing: { type: azblob, connection_string: %q, container: %s }\n", testsvc.Azurite(t), blob)

@@ -253,29 +253,9 @@ type configOpts struct {
 // reading ROOT/in on the SFTP server, archiving to ROOT/archive, and returns its path.
 func writeConfig(t *testing.T, o configOpts) string {
 	t.Helper()
-	host, port, err := net.SplitHostPort(o.sftp.Addr)
-	require.NoError(t, err)
 	var b strings.Builder
-	fmt.Fprintf(&b, `database: { url: %q }
-console: { addr: "127.0.0.1:0" }
-environments:
-  emu:
-    url: %[2]s
-    tenant: %[3]s
-    client_id: %[4]s
-    client_secret: %[5]s
-    token_url: %[2]s/%[3]s/oauth2/v2.0/token
-    poll: { initial: 250ms, max: 1s, deadline: 10m }
-connections:
-  drop:
-    type: sftp
-    host: %[6]s
-    port: %[7]s
-    user: %[8]s
-    private_key: ${file:%[9]s}
-    known_hosts: %[10]s
-`, o.dbURL, o.emulatorURL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret,
-		host, port, o.sftp.User, o.sftp.KeyPath, o.sftp.KnownHosts)
+	fmt.Fprintf(&b, "database: { url: %q }\nconsole: { addr: \"127.0.0.1:0\" }\nenvironments:\n%sconnections:\n%s",
+		o.dbURL, testsvc.EmulatorEnvironment("emu", o.emulatorURL, "{ initial: 250ms, max: 1s, deadline: 10m }"), o.sftp.Connection("drop"))
 	if o.notifyTo != "" {
 		smtpAddr, _ := testsvc.Mailpit(t)
 		smtpHost, smtpPort, err := net.SplitHostPort(smtpAddr)

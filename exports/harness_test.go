@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
@@ -65,20 +63,6 @@ type opts struct {
 	poll string
 }
 
-const header = `
-database: { url: "postgres://unused" }
-environments:
-  emu:
-    url: %[1]s
-    tenant: %[2]s
-    client_id: %[3]s
-    client_secret: %[4]s
-    token_url: %[1]s/%[2]s/oauth2/v2.0/token
-    poll: %[6]s
-connections:
-  out: { type: local, root: %[5]s }
-`
-
 func setup(t testing.TB, o opts) *bundle {
 	t.Helper()
 	pool, _ := testsvc.MigratedDatabase(t)
@@ -95,13 +79,11 @@ func setup(t testing.TB, o opts) *bundle {
 	if poll == "" {
 		poll = "{ initial: 30ms, max: 100ms, deadline: 1m }"
 	}
-	yaml := fmt.Sprintf(header, srv.URL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret, b.local, poll)
+	yaml := "database: { url: \"postgres://unused\" }\nenvironments:\n" + testsvc.EmulatorEnvironment("emu", srv.URL, poll) +
+		"connections:\n  out: { type: local, root: " + b.local + " }\n"
 	if o.sftp {
 		b.sftp = testsvc.SFTP(t)
-		host, port, err := net.SplitHostPort(b.sftp.Addr)
-		require.NoError(t, err)
-		yaml += fmt.Sprintf("  partner: { type: sftp, host: %s, port: %s, user: %s, private_key: \"${file:%s}\", known_hosts: %s }\n",
-			host, port, b.sftp.User, b.sftp.KeyPath, b.sftp.KnownHosts)
+		yaml += b.sftp.Connection("partner")
 	}
 	if o.blob {
 		cs := testsvc.Azurite(t)
@@ -133,27 +115,12 @@ func setup(t testing.TB, o opts) *bundle {
 // startWorker starts a worker on the bundle's database, stopped when the test ends.
 func (b *bundle) startWorker(t testing.TB, tune func(*dmf.Options), id string) *worker.Worker {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a := app.New(b.cfg, app.Options{Logger: log, DMFOptions: func(_ string, o *dmf.Options) {
-		o.RetryBackoff, o.RetryBackoffMax = 5*time.Millisecond, 50*time.Millisecond
-		if tune != nil {
-			tune(o)
-		}
-	}})
+	log := testsvc.Log(t)
+	a := app.New(b.cfg, app.Options{Logger: log, DMFOptions: testsvc.QuickDMF(tune)})
 	require.Empty(t, a.CompileAll())
-	w, err := worker.New(worker.Deps{Pool: b.pool, Parts: a, Logger: log, ID: id,
-		Tune: func(c *river.Config) {
-			c.FetchCooldown = 10 * time.Millisecond
-			c.FetchPollInterval = 50 * time.Millisecond
-			c.TestOnly = true
-		}})
+	w, err := worker.New(worker.Deps{Pool: b.pool, Parts: a, Logger: log, ID: id, Tune: testsvc.QuickRiver})
 	require.NoError(t, err)
-	require.NoError(t, w.Start(t.Context()))
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = w.Stop(stopCtx)
-	})
+	testsvc.Serve(t, w)
 	return w
 }
 

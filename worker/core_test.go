@@ -173,7 +173,7 @@ func TestANodeLeavesStepsOfProjectsItDoesNotKnow(t *testing.T) {
 	other := otherConfig(t, b, func(yaml string) string {
 		return strings.Replace(yaml, "  - name: customers\n", "  - name: projb\n", 1)
 	})
-	stranger := startTestWorker(ctx, t, b.pool, other, slog.New(slog.DiscardHandler))
+	stranger := startTestWorker(t, b.pool, other, slog.New(slog.DiscardHandler))
 
 	b.drop(t, "customers_n.csv", customersCSV(3000, nil))
 	s := b.startOne(t, "customers_n.csv", false)
@@ -200,7 +200,7 @@ func TestAForegroundRunWorksItsOwnSteps(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testOpts{chunkRows: 500, lanes: 2})
 	ctx := t.Context()
-	run := startTestWorker(ctx, t, b.pool, b.w.cfg, slog.New(slog.DiscardHandler), func(d *Deps) { d.Foreground = testProject })
+	run := startTestWorker(t, b.pool, b.w.cfg, slog.New(slog.DiscardHandler), func(d *Deps) { d.Foreground = testProject })
 	b.drop(t, "customers_f.csv", customersCSV(2000, nil))
 	ids, err := run.StartJob(ctx, testProject, []string{"customers_f.csv"}, imports.TriggerRun, false)
 	require.NoError(t, err)

@@ -45,11 +45,7 @@ func newTestWorker(t testing.TB, pool *pgxpool.Pool, cfg *config.Config, log *sl
 	t.Helper()
 	d := Deps{
 		Pool: pool, Parts: testParts(cfg, log, nil, nil), Logger: log, ReclaimInterval: testReclaim,
-		Tune: func(c *river.Config) {
-			c.FetchCooldown = 10 * time.Millisecond
-			c.FetchPollInterval = 50 * time.Millisecond
-			c.TestOnly = true
-		},
+		Tune: testsvc.QuickRiver,
 	}
 	for _, f := range tune {
 		f(&d)
@@ -59,16 +55,11 @@ func newTestWorker(t testing.TB, pool *pgxpool.Pool, cfg *config.Config, log *sl
 	return w
 }
 
-// startTestWorker is newTestWorker started on ctx, stopped when the test ends.
-func startTestWorker(ctx context.Context, t testing.TB, pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, tune ...func(*Deps)) *Worker {
+// startTestWorker is newTestWorker, serving until the test ends.
+func startTestWorker(t testing.TB, pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, tune ...func(*Deps)) *Worker {
 	t.Helper()
 	w := newTestWorker(t, pool, cfg, log, tune...)
-	require.NoError(t, w.Start(ctx))
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		assert.NoError(t, w.Stop(stopCtx))
-	})
+	testsvc.Serve(t, w)
 	return w
 }
 
@@ -115,8 +106,8 @@ func newKillEnv(t *testing.T, chunkRows, lanes int) *killEnv {
 
 	require.NoError(t, os.MkdirAll(filepath.Join(k.root, "in"), 0o755))
 	k.cfgPath = filepath.Join(t.TempDir(), "pipeline.yaml")
-	yaml := fmt.Sprintf(configTemplate, srv.URL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret,
-		k.root, chunkRows, lanes, "failure", config.DefaultMaxRequestsPerMinute, defaultPoll)
+	yaml := fmt.Sprintf(configTemplate, testsvc.EmulatorEnvironment("emu", srv.URL, defaultPoll),
+		k.root, chunkRows, lanes, "failure", config.DefaultMaxRequestsPerMinute)
 	require.NoError(t, os.WriteFile(k.cfgPath, []byte(yaml), 0o600))
 	cfg, err := config.Load(k.cfgPath)
 	require.NoError(t, err)
@@ -367,7 +358,7 @@ func TestReclaimTakesOnlyDeadNodesJobs(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testOpts{chunkRows: 100, lanes: 1})
 	ctx := t.Context()
-	other := startTestWorker(ctx, t, b.pool, b.w.cfg, slog.New(slog.DiscardHandler))
+	other := startTestWorker(t, b.pool, b.w.cfg, slog.New(slog.DiscardHandler))
 	require.NotEqual(t, b.w.ID(), other.ID())
 
 	liveA := fakeRunning(t, b.w, 9001, 1, 10, b.w.ID())
@@ -443,7 +434,7 @@ func TestLostLivenessStopsTheNode(t *testing.T) {
 	ctx := t.Context()
 	// A foreground run's node stops for good when it loses the database (a serve node
 	// reconnects: TestServeNodeReconnectsAfterLosingTheDatabase).
-	w := startTestWorker(ctx, t, b.pool, b.w.cfg, slog.New(slog.DiscardHandler), func(d *Deps) { d.Foreground = testProject })
+	w := startTestWorker(t, b.pool, b.w.cfg, slog.New(slog.DiscardHandler), func(d *Deps) { d.Foreground = testProject })
 	job := fakeRunning(t, b.w, 9101, 1, 10, w.ID())
 	got, err := b.w.reclaim(ctx, false)
 	require.NoError(t, err)

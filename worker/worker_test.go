@@ -76,24 +76,17 @@ const defaultPoll = "{ initial: 50ms, max: 200ms, deadline: 2m }"
 const configTemplate = `
 database: { url: "postgres://unused" }
 environments:
-  emu:
-    url: %[1]s
-    tenant: %[2]s
-    client_id: %[3]s
-    client_secret: %[4]s
-    token_url: %[1]s/%[2]s/oauth2/v2.0/token
-    poll: %[10]s
-    max_requests_per_minute: %[9]d
+%[1]s    max_requests_per_minute: %[6]d
 smtp: { host: 127.0.0.1, port: 1025, tls: none, from: dmfpipe@example.com }
 connections:
-  drop: { type: local, root: %[5]s }
+  drop: { type: local, root: %[2]s }
 projects:
   - name: customers
     kind: import
     environment: emu
     source: { connection: drop, path: in, pattern: "*.csv", min_age: 200ms, archive: archive, errors: failed }
     format: { type: csv, delimiter: ";" }
-    target: { entity: Customers V3, legal_entity: USMF, definition_group: CUST, chunk_rows: %[6]d, lanes: %[7]d }
+    target: { entity: Customers V3, legal_entity: USMF, definition_group: CUST, chunk_rows: %[3]d, lanes: %[4]d }
     mapping:
       CUSTOMERACCOUNT:   { from: Account, transforms: [trim, upper] }
       ORGANIZATIONNAME:  { from: Name }
@@ -104,12 +97,11 @@ projects:
       - { field: CUSTOMERACCOUNT, required: true, max_length: 20, unique: true }
       - { field: CUSTOMERGROUPID, required: true }
     on_errors: { max_error_rate: 0.5 }
-    notify: { email: [ops@example.com], on: [%[8]s] }
+    notify: { email: [ops@example.com], on: [%[5]s] }
 `
 
 func setup(t testing.TB, o testOpts) *testBundle {
 	t.Helper()
-	ctx := t.Context()
 	pool, _ := testsvc.MigratedDatabase(t)
 
 	ec := emulator.Config{Faults: o.faults, RandSeed: 7}
@@ -129,9 +121,8 @@ func setup(t testing.TB, o testOpts) *testBundle {
 	root := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "in"), 0o755))
 	cfgPath := filepath.Join(t.TempDir(), "pipeline.yaml")
-	yaml := fmt.Sprintf(configTemplate, foURL, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret,
-		root, o.chunkRows, o.lanes, cmp.Or(o.notifyOn, "failure"), cmp.Or(o.maxRequestsPerMinute, config.DefaultMaxRequestsPerMinute),
-		cmp.Or(o.poll, defaultPoll))
+	yaml := fmt.Sprintf(configTemplate, testsvc.EmulatorEnvironment("emu", foURL, cmp.Or(o.poll, defaultPoll)),
+		root, o.chunkRows, o.lanes, cmp.Or(o.notifyOn, "failure"), cmp.Or(o.maxRequestsPerMinute, config.DefaultMaxRequestsPerMinute))
 	if o.edit != nil {
 		yaml = o.edit(yaml)
 	}
@@ -139,22 +130,12 @@ func setup(t testing.TB, o testOpts) *testBundle {
 	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)
 
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := testsvc.Log(t)
 	w, err := New(Deps{
-		Pool: pool, Parts: testParts(cfg, log, o.notifier, o.dmf), Logger: log, Periodic: o.periodic,
-		Tune: func(c *river.Config) {
-			c.FetchCooldown = 10 * time.Millisecond
-			c.FetchPollInterval = 50 * time.Millisecond
-			c.TestOnly = true
-		},
+		Pool: pool, Parts: testParts(cfg, log, o.notifier, o.dmf), Logger: log, Periodic: o.periodic, Tune: testsvc.QuickRiver,
 	})
 	require.NoError(t, err)
-	require.NoError(t, w.Start(ctx))
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, w.Stop(stopCtx))
-	})
+	testsvc.Serve(t, w)
 	return &testBundle{w: w, em: em, pool: pool, root: root, foURL: foURL}
 }
 
@@ -162,12 +143,7 @@ func setup(t testing.TB, o testOpts) *testBundle {
 // clients' backoff shortened (then adjusted by tune, when set) and, when set,
 // notifications sent to notifier.
 func testParts(cfg *config.Config, log *slog.Logger, notifier notify.Sender, tune func(*dmf.Options)) Parts {
-	a := app.New(cfg, app.Options{Logger: log, DMFOptions: func(_ string, o *dmf.Options) {
-		o.RetryBackoff, o.RetryBackoffMax = 5*time.Millisecond, 50*time.Millisecond
-		if tune != nil {
-			tune(o)
-		}
-	}})
+	a := app.New(cfg, app.Options{Logger: log, DMFOptions: testsvc.QuickDMF(tune)})
 	return &notifying{App: a, to: notifier}
 }
 

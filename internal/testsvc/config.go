@@ -1,9 +1,13 @@
 package testsvc
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/dmfpipe/dmfpipe/dmf/emulator"
 )
 
 // OfflineConfig is the head of a test configuration that reaches nothing: an F&O
@@ -40,4 +44,29 @@ func WriteConfig(t testing.TB, yaml string) string {
 		t.Fatalf("writing the test's config: %v", err)
 	}
 	return path
+}
+
+// EmulatorEnvironment is the YAML of an F&O environment called name on the DMF emulator
+// at url, with the emulator's default credentials and the poll schedule poll (a flow
+// mapping: "{ initial: 50ms, max: 200ms, deadline: 2m }"): an item of "environments:".
+func EmulatorEnvironment(name, url, poll string) string {
+	return fmt.Sprintf(`  %[1]s:
+    url: %[2]s
+    tenant: %[3]s
+    client_id: %[4]s
+    client_secret: %[5]s
+    token_url: %[2]s/%[3]s/oauth2/v2.0/token
+    poll: %[6]s
+`, name, url, emulator.DefaultTenant, emulator.DefaultClientID, emulator.DefaultClientSecret, poll)
+}
+
+// Connection is the YAML of a connection called name on the test's SFTP server, logging in
+// with its key and checking its host key: an item of "connections:".
+func (s SFTPServer) Connection(name string) string {
+	host, port, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		panic(fmt.Sprintf("testsvc: SFTP address %q: %v", s.Addr, err))
+	}
+	return fmt.Sprintf("  %s: { type: sftp, host: %s, port: %s, user: %s, private_key: \"${file:%s}\", known_hosts: %s }\n",
+		name, host, port, s.User, s.KeyPath, s.KnownHosts)
 }
