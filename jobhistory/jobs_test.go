@@ -89,8 +89,8 @@ func TestJobsChunksExecutionsEvents(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "NotRun", got.DMFStatus, "a failed call keeps the last status seen")
 	require.NoError(t, s.SetSubmitted(ctx, ex.ID, "{blob}"))
-	answer(t, s, ex.ID, 1, "Executing", false, "")
-	answer(t, s, ex.ID, 2, "Succeeded", true, "")
+	testsvc.AnswerStatus(t, s, ex.ID, 1, "Executing", false, "")
+	testsvc.AnswerStatus(t, s, ex.ID, 2, "Succeeded", true, "")
 	got, _, err = s.Execution(ctx, ex.ID)
 	require.NoError(t, err)
 	assert.Equal(t, "{blob}", got.BlobID)
@@ -175,14 +175,4 @@ func TestNodeRegistry(t *testing.T) {
 	assert.Equal(t, map[string]string{"customers": "v1", "vendors": "v1"}, nodes[0].Projects)
 	assert.Equal(t, map[string]jobhistory.Schedule{"vendors": {Cron: "0 2 * * *", Timezone: "Europe/Amsterdam"}}, nodes[0].Schedules)
 	assert.Empty(t, nodes[1].Schedules)
-}
-
-// answer records a status call of execution id as the stages make it: claimed (the
-// execution having seen calls before it), then answered.
-func answer(t testing.TB, s *jobhistory.Store, id string, seen int, status string, final bool, msg string) {
-	t.Helper()
-	claimed, err := s.ClaimPoll(t.Context(), id, seen)
-	require.NoError(t, err)
-	require.True(t, claimed)
-	require.NoError(t, s.RecordAnswer(t.Context(), id, status, final, msg))
 }

@@ -194,7 +194,7 @@ func TestListExecutions(t *testing.T) {
 		require.NoError(t, b.store.RecordExecution(ctx, e))
 	}
 	require.NoError(t, b.store.SetSubmitted(ctx, "p-1-1-1", "{blob}"))
-	answer(t, b.store, "p-1-1-1", 0, "Failed", true, "F&O said no")
+	testsvc.AnswerStatus(t, b.store, "p-1-1-1", 0, "Failed", true, "F&O said no")
 
 	execs, err := b.store.Executions(ctx, id)
 	require.NoError(t, err)

@@ -291,10 +291,10 @@ func TestJobsShow(t *testing.T) {
 		require.NoError(t, s.RecordExecution(ctx, e))
 		require.NoError(t, s.SetSubmitted(ctx, e.ID, ""))
 	}
-	answer(t, s, "customers-1-1-1", 0, "Executing", false, "")
-	answer(t, s, "customers-1-1-1", 1, "Succeeded", true, "")
+	testsvc.AnswerStatus(t, s, "customers-1-1-1", 0, "Executing", false, "")
+	testsvc.AnswerStatus(t, s, "customers-1-1-1", 1, "Succeeded", true, "")
 	require.NoError(t, s.SetChunkStatus(ctx, id, 1, jobhistory.ChunkSucceeded, ""))
-	answer(t, s, "customers-1-2-1", 0, "PartiallySucceeded", true, "4 records\nrejected")
+	testsvc.AnswerStatus(t, s, "customers-1-2-1", 0, "PartiallySucceeded", true, "4 records\nrejected")
 	require.NoError(t, s.SetChunkStatus(ctx, id, 2, jobhistory.ChunkPartiallySucceeded, "4 records\trejected by F&O"))
 	require.NoError(t, s.AddEvent(ctx, id, "poll", "warn", "chunk 2 partially succeeded", nil))
 	require.NoError(t, s.Finish(ctx, id, jobhistory.JobPartiallySucceeded,
@@ -429,14 +429,4 @@ func TestEventText(t *testing.T) {
 	}}
 	assert.Equal(t, `found customers.csv counts={"valid":3} dry_run=true file=in/customers.csv files=["a","b"] none=<nil> rate=0.25 size=1472588 (by node-1)`,
 		eventText(e))
-}
-
-// answer records a status call of execution id as the stages make it: claimed (the
-// execution having seen calls before it), then answered.
-func answer(t testing.TB, s *jobhistory.Store, id string, seen int, status string, final bool, msg string) {
-	t.Helper()
-	claimed, err := s.ClaimPoll(t.Context(), id, seen)
-	require.NoError(t, err)
-	require.True(t, claimed)
-	require.NoError(t, s.RecordAnswer(t.Context(), id, status, final, msg))
 }
