@@ -117,7 +117,8 @@ func TestPagesShowTheJob(t *testing.T) {
 		fmt.Sprintf("/jobs/%d/errors?field=CUSTOMERGROUPID&rule=required", job): {"1 row matches", "row-20"},
 		fmt.Sprintf("/jobs/%d/errors?q=c000157", job):                           {"row-157"},
 		fmt.Sprintf("/jobs/%d/rows/20", job):                                    {"Row 20", "CUSTOMERGROUPID", "No operator has changed this row"},
-		"/projects":                                                             {"customers", "0 2 * * *", "Europe/Amsterdam"},
+		// The next run in the schedule's own time zone, named (CET or CEST).
+		"/projects": {"customers", "0 2 * * *", "Europe/Amsterdam", " 02:00:00 CE"},
 	} {
 		resp := b.get(t, viewer, path)
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, resp.body)

@@ -14,11 +14,15 @@ import (
 var pageNames = []string{"login", "error", "jobs", "job", "review", "row", "action", "projects"}
 
 var funcs = template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "–"
+	"when": func(t time.Time) string { return when(t, time.Local) },
+	// whenIn shows a time in a project's time zone (its schedule's), the server's when
+	// it has none.
+	"whenIn": func(t time.Time, tz string) string {
+		loc, err := time.LoadLocation(tz)
+		if tz == "" || err != nil {
+			loc = time.Local
 		}
-		return t.Local().Format("2006-01-02 15:04:05")
+		return when(t, loc)
 	},
 	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"words": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
@@ -72,4 +76,13 @@ func parsePages() (map[string]*template.Template, error) {
 		pages[name] = t
 	}
 	return pages, nil
+}
+
+// when shows a time in loc, with the zone's abbreviation: the console's readers may sit
+// in other zones than the server.
+func when(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return "–"
+	}
+	return t.In(loc).Format("2006-01-02 15:04:05 MST")
 }
