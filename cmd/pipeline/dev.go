@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -59,10 +60,12 @@ manifest to data/outbox), and prints what it did.
 
 Then it imports a larger sample of customers (2,000 rows, some invalid by the
 project's rules, some that the emulator rejects as F&O would), which ends partially
-succeeded, and serves the operator console on --addr (127.0.0.1:8080, or a free port
-when that one is taken) until Ctrl-C, with the emulator and Postgres: it prints the
-console's URL and a login (user dev, an admin, with a new password each run). Open
-the job there to review its errors, fix rows, set some aside and resubmit them.
+succeeded and emails its notification to a Mailpit started for the run (built from
+tools/mailpit the first time; its inbox URL is printed), and serves the operator
+console on --addr (127.0.0.1:8080, or a free port when that one is taken) until
+Ctrl-C, with the emulator and Postgres: it prints the console's URL and a login (user
+dev, an admin, with a new password each run). Open the job there to review its
+errors, fix rows, set some aside and resubmit them.
 
 --exit runs the first three imports, prints the summary and stops instead (for
 scripts and CI; exit status 1 when one of them does not succeed). Everything is
@@ -167,8 +170,20 @@ func runDev(cmd *cobra.Command, o devOptions) (err error) {
 			return err
 		}
 	}
+	var mail *devstack.Mailpit
+	if serve {
+		// The review sample's notification goes to Mailpit, where its link into the
+		// console can be followed.
+		fmt.Fprintln(out, "==> starting Mailpit (built from tools/mailpit the first time: about a minute)")
+		if mail, err = startDevMailpit(ctx, dir); err != nil {
+			fmt.Fprintf(out, "    not started (%v): the review job's notification will not be sent\n", err)
+		} else {
+			defer func() { err = errors.Join(err, mail.Stop()) }()
+			fmt.Fprintf(out, "    %s (SMTP %s)\n", mail.APIURL(), mail.SMTPAddr())
+		}
+	}
 	cfgPath := filepath.Join(dir, devConfigName)
-	if err := writeDevConfig(dir, cfgPath, pg.URL(), base, consoleLn, login); err != nil {
+	if err := writeDevConfig(dir, cfgPath, pg.URL(), base, mail, consoleLn, login); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "    config %s\n", cfgPath)
@@ -216,6 +231,9 @@ func runDev(cmd *cobra.Command, o devOptions) (err error) {
 	}
 	fmt.Fprintf(out, "  emulator               %s  (%d requests, %d protocol violations)\n  database               %s\n",
 		base, totalRequests(stats), len(stats.ProtocolViolations), pg.URL())
+	if mail != nil {
+		fmt.Fprintf(out, "  mail (Mailpit)         %s  (the review job's notification)\n", mail.APIURL())
+	}
 	if keep || serve {
 		fmt.Fprintf(out, "  work folder            %s\n", dir)
 	}
@@ -263,19 +281,43 @@ func writeDevFiles(dir string) error {
 	})
 }
 
-// writeDevConfig writes the embedded example config pointed at this run's Postgres and
-// emulator, with the console on ln (when serving) and its dev login.
-func writeDevConfig(dir, path, dbURL, base string, ln net.Listener, login devLogin) error {
+// startDevMailpit starts Mailpit, built from the checkout's pinned module, with its
+// database in dir/mailpit.
+func startDevMailpit(ctx context.Context, dir string) (*devstack.Mailpit, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	repo, err := devstack.FindRepo(wd)
+	if err != nil {
+		return nil, err
+	}
+	mdir := filepath.Join(dir, "mailpit")
+	if err := os.MkdirAll(mdir, 0o755); err != nil {
+		return nil, err
+	}
+	m := repo.NewMailpit()
+	if err := m.Start(ctx, mdir); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// writeDevConfig writes the embedded example config pointed at this run's Postgres,
+// emulator and Mailpit (when started), with the console on ln (when serving) and its
+// dev login.
+func writeDevConfig(dir, path, dbURL, base string, mail *devstack.Mailpit, ln net.Listener, login devLogin) error {
 	example, err := os.ReadFile(filepath.Join(dir, "pipeline.yaml"))
 	if err != nil {
 		return err
 	}
-	cfg := strings.NewReplacer(
-		examplesDatabaseURL, dbURL,
-		examplesEmulatorURL, base,
-	).Replace(string(example))
-	if cfg == string(example) {
-		return errors.New("the embedded example config no longer names the emulator and database it is pointed at")
+	pairs := []string{examplesDatabaseURL, dbURL, examplesEmulatorURL, base}
+	if mail != nil {
+		pairs = append(pairs, examplesSMTPPort, fmt.Sprintf("port: %d\n", mail.SMTPPort))
+	}
+	cfg := strings.NewReplacer(pairs...).Replace(string(example))
+	if !strings.Contains(cfg, dbURL) || !strings.Contains(cfg, base) || (mail != nil && !strings.Contains(string(example), examplesSMTPPort)) {
+		return errors.New("the embedded example config no longer names the emulator, database and mail server it is pointed at")
 	}
 	if ln != nil {
 		cfg += consoleConfig(ln, login)
@@ -287,4 +329,5 @@ func writeDevConfig(dir, path, dbURL, base string, ln net.Listener, login devLog
 const (
 	examplesDatabaseURL = "${env:PIPELINE_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/dmfpipe?sslmode=disable}"
 	examplesEmulatorURL = "http://127.0.0.1:8089"
+	examplesSMTPPort    = "port: 1025\n"
 )

@@ -95,6 +95,26 @@ func TestDevServesTheConsole(t *testing.T) {
 	assert.Contains(t, rules, "CUSTOMERGROUPID one_of", "invalid by the project's rules")
 	assert.Contains(t, rules, " fo", "rejected by the emulator (F&O names no field: its messages are on the chunk)")
 
+	// The job's notification is in Mailpit, linking to its review in the console.
+	mail := regexp.MustCompile(`mail \(Mailpit\)\s+(http://\S+)`).FindStringSubmatch(out.String())
+	require.NotNil(t, mail, "dev prints Mailpit's URL:\n%s", &out)
+	assert.NotContains(t, out.String(), "notification not sent")
+	resp, err = cl.Get(mail[1] + "/api/v1/messages")
+	require.NoError(t, err)
+	var inbox struct {
+		Messages []struct{ ID, Subject string }
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&inbox))
+	resp.Body.Close()
+	require.Len(t, inbox.Messages, 1)
+	assert.Contains(t, inbox.Messages[0].Subject, "customers-csv: partially succeeded")
+	resp, err = cl.Get(mail[1] + "/api/v1/message/" + inbox.Messages[0].ID)
+	require.NoError(t, err)
+	var msg struct{ Text string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&msg))
+	resp.Body.Close()
+	assert.Contains(t, msg.Text, base+"/jobs/"+job+"/errors")
+
 	cancel()
 	select {
 	case err := <-done:
