@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/staging"
 )
@@ -202,7 +203,7 @@ func TestProjectsPauseResumeRunNow(t *testing.T) {
 func TestLargeBulkActionRunsInTheBackground(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testOpts{chunkRows: 5000})
-	job := b.importFile(t, "customers_big.csv", customersCSV(4000, func(i int, _, group *string) {
+	job := b.importFile(t, "customers_big.csv", testsvc.CustomersCSV(4000, func(i int, _, group *string) {
 		if i%2 == 0 {
 			*group = "" // 2000 rows invalid by our rules
 		}

@@ -138,20 +138,6 @@ func setup(t testing.TB, o testOpts) *testBundle {
 	return &testBundle{c: c, srv: srv, w: w, em: em, pool: pool, root: root}
 }
 
-// customersCSV is n customers; edit may change row i's account and group.
-func customersCSV(n int, edit func(i int, account, group *string)) string {
-	var b strings.Builder
-	b.WriteString("Account;Name;Group\n")
-	for i := 1; i <= n; i++ {
-		account, group := fmt.Sprintf("c%06d", i), []string{"10", "20", "30"}[i%3]
-		if edit != nil {
-			edit(i, &account, &group)
-		}
-		fmt.Fprintf(&b, "%s;Customer %d;%s\n", account, i, group)
-	}
-	return b.String()
-}
-
 // importFile drops a file and imports it; it returns the job id once the job ended.
 func (b *testBundle) importFile(t testing.TB, name, content string) int64 {
 	t.Helper()
@@ -264,7 +250,7 @@ func (b *testBundle) apiCall(t testing.TB, method, path, token string, body any,
 // empty group, a repeated account): the job ends partially succeeded.
 func (b *testBundle) partialJob(t testing.TB, name string) int64 {
 	t.Helper()
-	return b.importFile(t, name, customersCSV(300, func(i int, account, group *string) {
+	return b.importFile(t, name, testsvc.CustomersCSV(300, func(i int, account, group *string) {
 		switch {
 		case i%50 == 7:
 			*group = "99" // F&O has no such customer group

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 )
 
@@ -32,7 +33,7 @@ func BenchmarkImportEndToEnd(b *testing.B) {
 		b.StopTimer()
 		name := fmt.Sprintf("bench_%d.csv", i)
 		// Each iteration's content differs, so that none is a duplicate.
-		bb.drop(b, name, customersCSV(rows, func(_ int, account, _ *string) { *account = fmt.Sprintf("%s-%d", *account, i) }))
+		bb.drop(b, name, testsvc.CustomersCSV(rows, func(_ int, account, _ *string) { *account = fmt.Sprintf("%s-%d", *account, i) }))
 		b.StartTimer()
 		start := time.Now()
 		s := bb.startOne(b, name, false)

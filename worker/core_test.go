@@ -17,6 +17,7 @@ import (
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/emulator"
 	"github.com/dmfpipe/dmfpipe/imports"
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/staging"
 )
@@ -29,7 +30,7 @@ func TestFOMessagesGoOnTheirOwnRowsOrOnTheChunk(t *testing.T) {
 	b := setup(t, testOpts{chunkRows: 5000, lanes: 1})
 	ctx := t.Context()
 	bad := map[int64]bool{}
-	b.drop(t, "customers_g.csv", customersCSV(5000, func(i int, _, group *string) {
+	b.drop(t, "customers_g.csv", testsvc.CustomersCSV(5000, func(i int, _, group *string) {
 		if i%200 == 13 {
 			*group = "99" // unknown to F&O, not to our rules
 			bad[int64(i)] = true
@@ -92,7 +93,7 @@ func TestPollsKeepTheirScheduleAcrossRestarts(t *testing.T) {
 			c.MinStatusInterval = 600 * time.Millisecond
 		}})
 	ctx := t.Context()
-	b.drop(t, "customers_p.csv", customersCSV(200, nil))
+	b.drop(t, "customers_p.csv", testsvc.CustomersCSV(200, nil))
 	ids, err := b.w.StartJob(ctx, testProject, []string{"customers_p.csv"}, imports.TriggerRun, false)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
@@ -120,7 +121,7 @@ func TestStuckExecutionsLeaveEveryRowAccountedFor(t *testing.T) {
 		faults: emulator.Faults{StuckExecuting: true},
 		dmf:    func(o *dmf.Options) { o.LongRequestTimeout = 700 * time.Millisecond }})
 	ctx := t.Context()
-	b.drop(t, "customers_x.csv", customersCSV(300, nil))
+	b.drop(t, "customers_x.csv", testsvc.CustomersCSV(300, nil))
 	s := b.startOne(t, "customers_x.csv", false)
 	require.Equal(t, jobhistory.JobFailed, s.Status, s.Error)
 	assert.Equal(t, jobhistory.JobCounts{Read: 300, Staged: 300, NotImported: 300}, s.Counts)
@@ -152,8 +153,8 @@ func TestExecutionIDsDoNotRepeatAcrossDatabases(t *testing.T) {
 	t.Parallel()
 	first := setup(t, testOpts{chunkRows: 100, lanes: 1})
 	second := setup(t, testOpts{chunkRows: 100, lanes: 1, sameFO: first})
-	first.drop(t, "customers_1.csv", customersCSV(150, nil))
-	second.drop(t, "customers_1.csv", customersCSV(150, func(i int, account, _ *string) { *account = fmt.Sprintf("s%06d", i) }))
+	first.drop(t, "customers_1.csv", testsvc.CustomersCSV(150, nil))
+	second.drop(t, "customers_1.csv", testsvc.CustomersCSV(150, func(i int, account, _ *string) { *account = fmt.Sprintf("s%06d", i) }))
 	a := first.startOne(t, "customers_1.csv", false)
 	b := second.startOne(t, "customers_1.csv", false)
 	require.Equal(t, a.ID, b.ID, "the two databases number their jobs alike")
@@ -175,7 +176,7 @@ func TestANodeLeavesStepsOfProjectsItDoesNotKnow(t *testing.T) {
 	})
 	stranger := startTestWorker(t, b.pool, other, slog.New(slog.DiscardHandler))
 
-	b.drop(t, "customers_n.csv", customersCSV(3000, nil))
+	b.drop(t, "customers_n.csv", testsvc.CustomersCSV(3000, nil))
 	s := b.startOne(t, "customers_n.csv", false)
 	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
 	assert.EqualValues(t, 3000, s.Counts.Imported)
@@ -201,7 +202,7 @@ func TestAForegroundRunWorksItsOwnSteps(t *testing.T) {
 	b := setup(t, testOpts{chunkRows: 500, lanes: 2})
 	ctx := t.Context()
 	run := startTestWorker(t, b.pool, b.w.cfg, slog.New(slog.DiscardHandler), func(d *Deps) { d.Foreground = testProject })
-	b.drop(t, "customers_f.csv", customersCSV(2000, nil))
+	b.drop(t, "customers_f.csv", testsvc.CustomersCSV(2000, nil))
 	ids, err := run.StartJob(ctx, testProject, []string{"customers_f.csv"}, imports.TriggerRun, false)
 	require.NoError(t, err)
 	require.Len(t, ids, 1)
@@ -229,7 +230,7 @@ func TestAJobWhoseProjectChangedGoesOnWithTheNewVersion(t *testing.T) {
 		return strings.Replace(yaml, "PARTYTYPE:         { const: Organization }", "PARTYTYPE:         { const: Organization } # v2\n      ADDRESSCITY: { const: Gent }", 1)
 	})
 	newer := newTestWorker(t, b.pool, changed, slog.New(slog.DiscardHandler))
-	b.drop(t, "customers_v.csv", customersCSV(600, nil))
+	b.drop(t, "customers_v.csv", testsvc.CustomersCSV(600, nil))
 	ids, err := b.w.StartJob(ctx, testProject, []string{"customers_v.csv"}, imports.TriggerRun, false)
 	require.NoError(t, err)
 	s := b.wait(t, ids[0])
@@ -248,7 +249,7 @@ func TestAJobWhoseProjectChangedGoesOnWithTheNewVersion(t *testing.T) {
 	j, err := hist.Job(ctx, ids[0])
 	require.NoError(t, err)
 	old := j.ProjectVersion
-	b.drop(t, "customers_v2.csv", customersCSV(600, nil))
+	b.drop(t, "customers_v2.csv", testsvc.CustomersCSV(600, nil))
 	forced, err := b.w.stages.Start(ctx, testProject, []string{"customers_v2.csv"}, false, imports.TriggerRun, true)
 	require.NoError(t, err)
 	s, err = newer.WaitJob(ctx, forced[0])

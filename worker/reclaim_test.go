@@ -240,7 +240,7 @@ func TestKilledNodeJobCompletesOnNextNode(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			k := newKillEnv(t, tc.chunkRows, 2)
-			require.NoError(t, os.WriteFile(filepath.Join(k.root, "in", "customers.csv"), []byte(customersCSV(tc.rows, nil)), 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(k.root, "in", "customers.csv"), []byte(testsvc.CustomersCSV(tc.rows, nil)), 0o644))
 
 			first := k.startNode(t)
 			ids, err := k.w.StartJob(ctx, testProject, []string{"customers.csv"}, imports.TriggerRun, false)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/dmf"
 	"github.com/dmfpipe/dmfpipe/dmf/emulator"
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/staging"
 )
@@ -39,7 +40,7 @@ func TestRecurringImportEnqueuesAndBringsF0ErrorsBack(t *testing.T) {
 				}
 				return y
 			}})
-			csvOf := customersCSV
+			csvOf := testsvc.CustomersCSV
 			if enqueue == "source" {
 				csvOf = foCustomersCSV
 			}
@@ -115,7 +116,7 @@ func TestRecurringImportRefusesWhatF0WouldNotTake(t *testing.T) {
 	b := setup(t, testOpts{chunkRows: 1000, lanes: 1, edit: recurring("package"),
 		dmf: func(o *dmf.Options) { o.MaxEnqueueBytes = 4 << 10 }})
 	b.em.AddRecurringJob(emulator.RecurringJob{ActivityID: recurringActivity, LegalEntity: testLE})
-	b.drop(t, "customers_big.csv", customersCSV(1000, nil))
+	b.drop(t, "customers_big.csv", testsvc.CustomersCSV(1000, nil))
 	s := b.startOne(t, "customers_big.csv", false)
 	require.Equal(t, jobhistory.JobFailed, s.Status)
 	chunks, err := jobhistory.NewStore(b.pool).Chunks(t.Context(), s.ID)
@@ -153,10 +154,10 @@ func asGiven(yaml string) string {
 		"from: Name", "from: ORGANIZATIONNAME", "from: Group", "from: CUSTOMERGROUPID").Replace(yaml)
 }
 
-// foCustomersCSV is customersCSV with F&O's field names in its header, comma-separated,
+// foCustomersCSV is testsvc.CustomersCSV with F&O's field names in its header, comma-separated,
 // CRLF line ends, the currency and party type in the file.
 func foCustomersCSV(n int, edit func(i int, account, group *string)) string {
-	lines := strings.Split(strings.TrimSuffix(customersCSV(n, edit), "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(testsvc.CustomersCSV(n, edit), "\n"), "\n")
 	var b strings.Builder
 	b.WriteString("CUSTOMERACCOUNT,ORGANIZATIONNAME,CUSTOMERGROUPID,SALESCURRENCYCODE,PARTYTYPE\r\n")
 	for _, l := range lines[1:] {
@@ -173,7 +174,7 @@ func TestRecurringImportKnowsRISSpellings(t *testing.T) {
 		c.ExecutionDelay = 50 * time.Millisecond
 	}})
 	b.em.AddRecurringJob(emulator.RecurringJob{ActivityID: recurringActivity, LegalEntity: testLE})
-	b.drop(t, "customers_ris.csv", customersCSV(10, nil))
+	b.drop(t, "customers_ris.csv", testsvc.CustomersCSV(10, nil))
 	s := b.startOne(t, "customers_ris.csv", false)
 	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
 	assert.Len(t, b.em.Rows(testEntity, testLE), 10)

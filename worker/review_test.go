@@ -10,6 +10,7 @@ import (
 
 	"github.com/dmfpipe/dmfpipe/dmf/emulator"
 	"github.com/dmfpipe/dmfpipe/imports"
+	"github.com/dmfpipe/dmfpipe/internal/testsvc"
 	"github.com/dmfpipe/dmfpipe/jobhistory"
 	"github.com/dmfpipe/dmfpipe/staging"
 )
@@ -23,7 +24,7 @@ func TestResubmitFixedRowsEndsTheJobSucceeded(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testOpts{chunkRows: 100, lanes: 2})
 	ctx := t.Context()
-	b.drop(t, "customers_r.csv", customersCSV(300, func(i int, account, group *string) {
+	b.drop(t, "customers_r.csv", testsvc.CustomersCSV(300, func(i int, account, group *string) {
 		switch {
 		case i%50 == 7:
 			*group = "99" // F&O has no such customer group
@@ -147,7 +148,7 @@ func TestLargeActionRunsInTheBackground(t *testing.T) {
 	b := setup(t, testOpts{chunkRows: 5000, lanes: 1})
 	ctx := t.Context()
 	n := imports.InlineRows + 1500
-	b.drop(t, "customers_big.csv", customersCSV(n+10, func(i int, _, group *string) {
+	b.drop(t, "customers_big.csv", testsvc.CustomersCSV(n+10, func(i int, _, group *string) {
 		if i > 10 {
 			*group = ""
 		}
@@ -193,7 +194,7 @@ func TestCancelThenRetry(t *testing.T) {
 	b := setup(t, testOpts{chunkRows: 50, lanes: 1, poll: "{ initial: 50ms, max: 100ms, deadline: 10m }",
 		faults: emulator.Faults{StuckExecuting: true}})
 	ctx := t.Context()
-	b.drop(t, "customers_s.csv", customersCSV(100, nil))
+	b.drop(t, "customers_s.csv", testsvc.CustomersCSV(100, nil))
 	ids, err := b.w.StartJob(ctx, testProject, []string{"customers_s.csv"}, imports.TriggerRun, false)
 	require.NoError(t, err)
 	hist := jobhistory.NewStore(b.pool)

@@ -168,20 +168,6 @@ func (b *testBundle) executionID(t testing.TB, job int64, chunk, attempt int) st
 	return imports.ExecutionID(j.Project, j.ID, j.ExecutionNonce, chunk, attempt)
 }
 
-// customersCSV is n customers; bad(i) may replace row i's account and group.
-func customersCSV(n int, edit func(i int, account, group *string)) string {
-	var b strings.Builder
-	b.WriteString("Account;Name;Group\n")
-	for i := 1; i <= n; i++ {
-		account, group := fmt.Sprintf("c%06d", i), []string{"10", "20", "30"}[i%3]
-		if edit != nil {
-			edit(i, &account, &group)
-		}
-		fmt.Fprintf(&b, "%s;Customer %d;%s\n", account, i, group)
-	}
-	return b.String()
-}
-
 func (b *testBundle) drop(t testing.TB, name, content string) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(filepath.Join(b.root, "in", name), []byte(content), 0o644))
@@ -209,7 +195,7 @@ func TestImportChunkedOverLanesDuplicateAndForce(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testOpts{chunkRows: 5000, lanes: 2})
 	ctx := t.Context()
-	content := customersCSV(20000, nil)
+	content := testsvc.CustomersCSV(20000, nil)
 	b.drop(t, "customers_1.csv", content)
 
 	// A run-now discover takes the file (min_age is 0: stable at once).
@@ -287,7 +273,7 @@ func TestImportPartiallySucceeded(t *testing.T) {
 	ctx := t.Context()
 	// 10 rows fail our rules (no account); 5 carry a customer group F&O lacks (99),
 	// which our rules do not know.
-	b.drop(t, "customers_p.csv", customersCSV(1000, func(i int, account, group *string) {
+	b.drop(t, "customers_p.csv", testsvc.CustomersCSV(1000, func(i int, account, group *string) {
 		switch {
 		case i%100 == 7:
 			*account = ""
@@ -328,7 +314,7 @@ func TestImportWithThrottlingAndServerErrors(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testOpts{chunkRows: 1000, lanes: 2,
 		faults: emulator.Faults{Rate429: 0.3, RetryAfter: 50 * time.Millisecond, Rate5xx: 0.1}})
-	b.drop(t, "customers_f.csv", customersCSV(4000, nil))
+	b.drop(t, "customers_f.csv", testsvc.CustomersCSV(4000, nil))
 	s := b.startOne(t, "customers_f.csv", false)
 	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
 	assert.Equal(t, int64(4000), s.Counts.Imported)
@@ -363,7 +349,7 @@ func TestErrorRateFailsBeforeUploadAndNotifies(t *testing.T) {
 	sender := &recordingSender{}
 	b := setup(t, testOpts{chunkRows: 100, lanes: 1, notifier: sender, notifyOn: "failure, partial"})
 	// 60 of 100 rows have no account: above max_error_rate 0.5.
-	b.drop(t, "customers_bad.csv", customersCSV(100, func(i int, account, _ *string) {
+	b.drop(t, "customers_bad.csv", testsvc.CustomersCSV(100, func(i int, account, _ *string) {
 		if i <= 60 {
 			*account = ""
 		}
@@ -395,7 +381,7 @@ func TestUploadAfterCrashAsksFOBeforeResending(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testOpts{chunkRows: 100, lanes: 1})
 	ctx := t.Context()
-	b.drop(t, "customers_c.csv", customersCSV(200, nil))
+	b.drop(t, "customers_c.csv", testsvc.CustomersCSV(200, nil))
 	s := b.startOne(t, "customers_c.csv", false)
 	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
 	require.EqualValues(t, 2, b.em.Stats().ImportCalls)
@@ -471,7 +457,7 @@ func TestChunkEndIsNotOverwrittenByAStaleStage(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testOpts{chunkRows: 100, lanes: 1})
 	ctx := t.Context()
-	b.drop(t, "customers_s.csv", customersCSV(200, nil))
+	b.drop(t, "customers_s.csv", testsvc.CustomersCSV(200, nil))
 	s := b.startOne(t, "customers_s.csv", false)
 	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
 	hist := jobhistory.NewStore(b.pool)
@@ -518,8 +504,8 @@ func TestPurgeDropsExpiredStaging(t *testing.T) {
 	require.Eventually(t, func() bool { return countPurges() == 1 }, 10*time.Second, 20*time.Millisecond,
 		"the leader purges when it starts")
 
-	b.drop(t, "old.csv", customersCSV(50, nil))
-	b.drop(t, "recent.csv", customersCSV(60, func(i int, account, _ *string) { *account = fmt.Sprintf("r%06d", i) }))
+	b.drop(t, "old.csv", testsvc.CustomersCSV(50, nil))
+	b.drop(t, "recent.csv", testsvc.CustomersCSV(60, func(i int, account, _ *string) { *account = fmt.Sprintf("r%06d", i) }))
 	old := b.startOne(t, "old.csv", false)
 	recent := b.startOne(t, "recent.csv", false)
 	require.Equal(t, jobhistory.JobSucceeded, old.Status, old.Error)
@@ -596,7 +582,7 @@ func TestSweepReoffersAStepWhoseRiverJobIsGone(t *testing.T) {
 func (b *testBundle) orphanedPoll(t *testing.T, file string) (imports.JobSummary, int64) {
 	t.Helper()
 	ctx := t.Context()
-	b.drop(t, file, customersCSV(200, nil))
+	b.drop(t, file, testsvc.CustomersCSV(200, nil))
 	s := b.startOne(t, file, false)
 	require.Equal(t, jobhistory.JobSucceeded, s.Status, s.Error)
 	require.Eventually(t, func() bool {
@@ -646,7 +632,7 @@ func TestFinalizeAccountsForAFileMovedBeforeIt(t *testing.T) {
 		{file: "customers_moved.csv", rows: 10, moveTo: "archive"},
 		{file: "customers_deleted.csv", rows: 11, wantWarn: true},
 	} {
-		b.drop(t, tc.file, customersCSV(tc.rows, nil))
+		b.drop(t, tc.file, testsvc.CustomersCSV(tc.rows, nil))
 		ids, err := b.w.StartJob(ctx, testProject, []string{tc.file}, imports.TriggerRun, false)
 		require.NoError(t, err)
 		require.Len(t, ids, 1)
@@ -691,7 +677,7 @@ func TestARetrySaysWhyOnTheTimeline(t *testing.T) {
 	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "gone"))
 	b := setup(t, testOpts{chunkRows: 100, lanes: 1})
 	ctx := t.Context()
-	b.drop(t, "customers_tmp.csv", customersCSV(10, nil))
+	b.drop(t, "customers_tmp.csv", testsvc.CustomersCSV(10, nil))
 	ids, err := b.w.StartJob(ctx, testProject, []string{"customers_tmp.csv"}, imports.TriggerRun, false)
 	require.NoError(t, err)
 	require.Len(t, ids, 1)

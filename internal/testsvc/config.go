@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dmfpipe/dmfpipe/dmf/emulator"
@@ -69,4 +70,19 @@ func (s SFTPServer) Connection(name string) string {
 	}
 	return fmt.Sprintf("  %s: { type: sftp, host: %s, port: %s, user: %s, private_key: \"${file:%s}\", known_hosts: %s }\n",
 		name, host, port, s.User, s.KeyPath, s.KnownHosts)
+}
+
+// CustomersCSV is a semicolon CSV of n customers (Account;Name;Group: c000001, Customer 1,
+// a group of 10, 20 and 30 in turn); edit, when set, may change row i's account and group.
+func CustomersCSV(n int, edit func(i int, account, group *string)) string {
+	var b strings.Builder
+	b.WriteString("Account;Name;Group\n")
+	for i := 1; i <= n; i++ {
+		account, group := fmt.Sprintf("c%06d", i), []string{"10", "20", "30"}[i%3]
+		if edit != nil {
+			edit(i, &account, &group)
+		}
+		fmt.Fprintf(&b, "%s;Customer %d;%s\n", account, i, group)
+	}
+	return b.String()
 }
