@@ -141,6 +141,24 @@ func (p *proc) kill() {
 }
 
 // waitExit waits for the process to exit and fails the test unless it exited with 0.
+// waitWhile waits, while p runs, until cond holds; p ending first fails the test at once
+// (what it was waited for cannot come any more).
+func (p *proc) waitWhile(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		select {
+		case <-p.done:
+			t.Fatalf("%s ended (%v) before the condition was met", p.name, p.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (p *proc) waitExit(t *testing.T, timeout time.Duration) {
 	t.Helper()
 	select {
