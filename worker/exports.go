@@ -148,7 +148,7 @@ func exportQueues(foreground string) map[string]river.QueueConfig {
 }
 
 // exportQueueOf is an export queue: the cluster's, or project foreground's own (see
-// queueOf; the notify queue is the import stages').
+// queueOf; notifications share the import stages' queue).
 func exportQueueOf(queue, foreground string) string {
 	return queueOf(imports.StepKind(queue), foreground)
 }

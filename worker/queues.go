@@ -41,11 +41,8 @@ var stageWorkers = map[imports.StepKind]int{
 func queues(foreground string) map[string]river.QueueConfig {
 	qs := map[string]river.QueueConfig{}
 	for kind, n := range stageWorkers {
-		if kind != imports.StepNotify {
-			qs[queueOf(kind, foreground)] = river.QueueConfig{MaxWorkers: n}
-		}
+		qs[queueOf(kind, foreground)] = river.QueueConfig{MaxWorkers: n}
 	}
-	qs[string(imports.StepNotify)] = river.QueueConfig{MaxWorkers: stageWorkers[imports.StepNotify]}
 	if foreground == "" {
 		qs[scheduler.Queue] = river.QueueConfig{MaxWorkers: 2}
 		qs[QueueMaintenance] = river.QueueConfig{MaxWorkers: 1}
@@ -55,9 +52,12 @@ func queues(foreground string) map[string]river.QueueConfig {
 	return qs
 }
 
-// queueOf is the queue of a stage's steps: the cluster's, or project foreground's.
+// queueOf is the queue of a stage's steps: the cluster's, or project foreground's. A
+// notification goes to the cluster's queue whoever ran the job, imports and exports
+// alike: a foreground command works that queue too (for the projects it knows), so that
+// a notification it could not send before it exited is sent by the next run or by serve.
 func queueOf(kind imports.StepKind, foreground string) string {
-	if foreground == "" {
+	if foreground == "" || kind == imports.StepNotify {
 		return string(kind)
 	}
 	// River queue names are lower-case letters, digits, '-' and '_', at most 64: a
@@ -93,10 +93,7 @@ func (r *riverSteps) args(s imports.Step) (river.JobArgs, *river.InsertOpts, err
 		return nil, nil, fmt.Errorf("no runner for a %q step", s.Kind)
 	}
 	opts := args.(river.JobArgsWithInsertOpts).InsertOpts()
-	// A notification goes to the cluster's queue whoever ran the job: a foreground run
-	// works that queue too (for the projects it knows), so that a notification it could
-	// not send before it exited is sent by the next run or by serve.
-	if s.Job.Foreground && s.Kind != imports.StepNotify {
+	if s.Job.Foreground {
 		opts.Queue = queueOf(s.Kind, s.Job.Project)
 	}
 	return args, &opts, nil
