@@ -9,7 +9,7 @@ TESTENV = $(GO) run ./internal/cmd/testenv
 FUZZTIME ?= 50000x
 FUZZMINIMIZE ?= 2000x
 # package:target
-FUZZ_TARGETS = ingest/reader:FuzzCSV ingest/reader:FuzzJSON ingest/reader:FuzzXLSX validate:FuzzPattern ingest/pattern:FuzzMatch
+FUZZ_TARGETS = ingest/reader:FuzzCSV ingest/reader:FuzzJSON ingest/reader:FuzzXLSX validate:FuzzPattern ingest/pattern:FuzzMatch internal/jsonstr:FuzzAppend
 
 .PHONY: build dev test test-race fuzz bench vet services-up services-down clean
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/dmfpipe/dmfpipe/internal/jsonstr"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -257,39 +258,9 @@ func appendRawJSON(b []byte, raw []string, isSame func(int) bool) []byte {
 			b = append(b, "null"...)
 			continue
 		}
-		b = appendJSONString(b, clean(v))
+		b = jsonstr.Append(b, clean(v))
 	}
 	return append(b, ']')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s, valid UTF-8 without NUL, as a JSON string.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // decodeRaw is the inverse of appendRaw: the source values of a row of layout l with

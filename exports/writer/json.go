@@ -2,7 +2,8 @@ package writer
 
 import (
 	"io"
-	"unicode/utf8"
+
+	"github.com/dmfpipe/dmfpipe/internal/jsonstr"
 )
 
 // jsonWriter writes a table as a JSON array of objects, or as NDJSON (an object a line),
@@ -28,7 +29,7 @@ func (j *jsonWriter) Begin(name string, columns []string) error {
 	}
 	j.keys = make([][]byte, len(columns))
 	for i, c := range columns {
-		j.keys[i] = append(appendJSONString(nil, c), ':')
+		j.keys[i] = append(jsonstr.Append(nil, c), ':')
 	}
 	if !j.lines {
 		j.buf = append(j.buf, '[')
@@ -55,7 +56,7 @@ func (j *jsonWriter) Row(values []string) error {
 			j.buf = append(j.buf, ',')
 		}
 		j.buf = append(j.buf, j.keys[i]...)
-		j.buf = appendJSONString(j.buf, v)
+		j.buf = jsonstr.Append(j.buf, v)
 	}
 	j.buf = append(j.buf, '}')
 	if j.lines {
@@ -94,57 +95,4 @@ func (j *jsonWriter) Close() error {
 		j.buf = append(j.buf, ']', '\n')
 	}
 	return j.flush()
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string: quotes, backslashes and control
-// characters escaped, U+2028 and U+2029 too (JavaScript line terminators), invalid UTF-8
-// as U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
