@@ -132,11 +132,8 @@ func (s *Stages) dequeued(ctx context.Context, j *jobhistory.Job, seq int) (bool
 	if j.Stage == "finalize" {
 		return true, nil
 	}
-	msgs, err := s.hist(s.d.DB).JobMessages(ctx, j.ID)
-	if err != nil {
-		return false, err
-	}
-	return len(msgs) > 0 && msgs[len(msgs)-1].Seq >= seq, nil
+	last, ok, err := s.hist(s.d.DB).LastJobMessage(ctx, j.ID)
+	return ok && last.Seq >= seq, err
 }
 
 // noFileReason says why a dequeued message has no file.

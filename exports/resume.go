@@ -71,11 +71,13 @@ func (s *Stages) reoffer(ctx context.Context, id int64) error {
 
 // waitingStep is the step a job waits for at its stage.
 func (s *Stages) waitingStep(ctx context.Context, j *jobhistory.Job) (Step, error) {
-	recurring := false
+	last, dequeued, err := s.hist(s.d.DB).LastJobMessage(ctx, j.ID)
+	if err != nil {
+		return Step{}, err
+	}
+	recurring := dequeued
 	if p, err := s.d.Projects(j.Project); err == nil {
 		recurring = p.Recurring()
-	} else if msgs, err := s.hist(s.d.DB).JobMessages(ctx, j.ID); err == nil && len(msgs) > 0 {
-		recurring = true
 	}
 	switch j.Stage {
 	case "poll":
@@ -89,16 +91,11 @@ func (s *Stages) waitingStep(ctx context.Context, j *jobhistory.Job) (Step, erro
 		}
 		return Step{Kind: StepRequest, Job: j}, nil
 	}
-	msgs, err := s.hist(s.d.DB).JobMessages(ctx, j.ID)
-	if err != nil {
-		return Step{}, err
-	}
-	if len(msgs) == 0 {
+	if !dequeued {
 		return Step{Kind: StepDequeue, Job: j, Seq: 1}, nil
 	}
 	// A deliver records the stage dequeue when it goes on to the next message (acked,
 	// failed, or its ack given up); until then its message's delivery or ack is due.
-	last := msgs[len(msgs)-1]
 	if j.Stage == "deliver" {
 		return Step{Kind: StepDeliver, Job: j, Unit: last.CorrelationID}, nil
 	}

@@ -59,6 +59,13 @@ func TestRecurringMessagesByCorrelationID(t *testing.T) {
 	msgs, err = s.JobMessages(ctx, job1)
 	require.NoError(t, err)
 	assert.Empty(t, msgs, "the message belongs to the job that dequeued it last")
+	last, ok, err := s.LastJobMessage(ctx, job2)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, 4, last.Seq)
+	_, ok, err = s.LastJobMessage(ctx, job1)
+	require.NoError(t, err)
+	assert.False(t, ok, "job 1 has no message left")
 
 	// Another activity or environment is another message.
 	other := m

@@ -130,6 +130,20 @@ func (s *Store) JobMessages(ctx context.Context, job int64) ([]RecurringMessage,
 	return out, nil
 }
 
+// LastJobMessage returns the message a job dequeued last (its highest seq); ok is false
+// when it has dequeued none.
+func (s *Store) LastJobMessage(ctx context.Context, job int64) (m RecurringMessage, ok bool, err error) {
+	m, err = scanRecurring(s.db.QueryRow(ctx, `SELECT `+recurringColumns+` FROM recurring_messages
+		WHERE job_id = $1 ORDER BY seq DESC LIMIT 1`, job))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, false, nil
+	}
+	if err != nil {
+		return m, false, fmt.Errorf("reading the last recurring message of job %d: %w", job, err)
+	}
+	return m, true, nil
+}
+
 // SetMessageWritten records that a message's files are durable at the destination.
 func (s *Store) SetMessageWritten(ctx context.Context, environment, activity, correlationID string, rows int64, files int) error {
 	return s.execMessage(ctx, correlationID, "recording the delivery of", `
